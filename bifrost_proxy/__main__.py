@@ -1,0 +1,3 @@
+from bifrost_proxy.cli import main
+
+raise SystemExit(main())

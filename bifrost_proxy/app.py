@@ -1,0 +1,34 @@
+"""make_app(config) -> the aiohttp Application: routes, middleware order, resources."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from bifrost_proxy.appkeys import RUNTIME
+from bifrost_proxy.config.schema import Config
+from bifrost_proxy.endpoints.chat import chat_completions, completions
+from bifrost_proxy.endpoints.embeddings import embeddings
+from bifrost_proxy.endpoints.models import list_models
+from bifrost_proxy.endpoints.ops import health
+from bifrost_proxy.middlewares.errors import error_middleware
+from bifrost_proxy.middlewares.request_id import add_request_id_header, request_id_middleware
+from bifrost_proxy.observability.access_log import access_log_middleware
+from bifrost_proxy.routing.runtime import Runtime, RuntimeHolder
+from bifrost_proxy.upstream.session import session_ctx
+
+
+def make_app(config: Config) -> web.Application:
+    app = web.Application(
+        # outermost first: every response gets an id, the access log sees the final status
+        middlewares=[request_id_middleware, access_log_middleware, error_middleware],
+        client_max_size=config.client.max_request_body_bytes,
+        handler_args={"max_field_size": 65536},
+    )
+    app[RUNTIME] = RuntimeHolder(Runtime.build(config))
+    app.cleanup_ctx.append(session_ctx)
+    app.on_response_prepare.append(add_request_id_header)
+    app.router.add_get("/health", health)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/completions", completions)
+    app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_get("/v1/models", list_models)
+    return app

@@ -1,0 +1,20 @@
+"""Every ``web.AppKey`` and ``web.RequestKey`` of the application, in one place."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from bifrost_proxy.observability.metrics import Metrics
+    from bifrost_proxy.routing.dispatch import Outcome
+    from bifrost_proxy.routing.runtime import RuntimeHolder
+
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+RUNTIME = web.AppKey("runtime", "RuntimeHolder")
+METRICS = web.AppKey("metrics", "Metrics")
+
+REQUEST_ID = web.RequestKey("request_id", str)
+# who served the call and how many tries it took, left by dispatch for the access log and metrics
+OUTCOME = web.RequestKey("outcome", "Outcome")

@@ -1,0 +1,83 @@
+"""``bifrost-proxy``: parse flags, load and validate the config, then serve (or just check it)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from bifrost_proxy import __version__
+from bifrost_proxy.config import Config, ConfigError, load_config, load_default_config
+from bifrost_proxy.observability.logging import config_secrets, setup_logging
+
+DEFAULT_CONFIG = Path("conf/bifrost.yaml")
+EXIT_BAD_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bifrost-proxy", description="OpenAI-compatible AI gateway.")
+    parser.add_argument("--config", help="YAML or JSON config file (default: $BIFROST_CONFIG, else "
+                                         "conf/bifrost.yaml if present, else built-in defaults)")
+    parser.add_argument("--host", help="listen address (default: server.host, else 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="listen port (default: server.port, else 8080)")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--log-format", default="text", choices=("text", "json"))
+    parser.add_argument("--check-config", action="store_true",
+                        help="validate the config, print the provider table, and exit 0 (valid) or 2")
+    parser.add_argument("--version", action="version", version=f"bifrost-proxy {__version__}")
+    return parser
+
+
+def config_path(flag: str | None) -> str | None:
+    if flag:
+        return flag
+    env = os.environ.get("BIFROST_CONFIG")
+    if env:
+        return env
+    return str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None
+
+
+def load(path: str | None) -> Config:
+    return load_config(path) if path else load_default_config()
+
+
+def describe(config: Config, host: str, port: int) -> str:
+    """The resolved provider table. Keys are shown by name only, never by value."""
+    lines = [f"config: {config.source}", f"listen: {host}:{port}", "providers:"]
+    if not config.providers:
+        lines.append("  (none)")
+    for p in config.providers.values():
+        lines.append(f"  {p.name}: type={p.type} base_url={p.network.base_url or '(per key)'} "
+                     f"timeout={p.network.default_request_timeout:g}s retries={p.network.max_retries} "
+                     f"concurrency={p.concurrency} buffer={p.buffer_size}")
+        for k in p.keys:
+            aliases = f" aliases={','.join(k.aliases)}" if k.aliases else ""
+            lines.append(f"    key {k.name}: models={','.join(k.models)} weight={k.weight:g}{aliases}")
+    lines.extend(f"warning: {w}" for w in config.warnings)
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    path = config_path(args.config)
+    try:
+        config = load(path)
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    host = args.host or config.server.host
+    port = args.port if args.port is not None else config.server.port
+    if args.check_config:
+        print(describe(config, host, port))
+        return 0
+    setup_logging(args.log_level, args.log_format, config_secrets(config))
+    import logging
+
+    for warning in config.warnings:
+        logging.getLogger("bifrost_proxy.config").warning("%s: %s", config.source, warning)
+    from bifrost_proxy.server import run
+
+    run(config, host, port, (lambda: load(path)) if path else None)
+    return 0

@@ -1,0 +1,328 @@
+"""Read a YAML (or JSON) config into a ``Config``, naming every problem by its field path.
+
+Errors never show a key's value: a problem with a secret names the field and the variable, not the content.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from bifrost_proxy.config.defaults import ALWAYS_ON, KNOWN_PROVIDERS, WIRE_TYPES, defaults_for
+from bifrost_proxy.config.schema import (
+    ClientConfig,
+    Config,
+    KeyConfig,
+    NetworkConfig,
+    ProviderConfig,
+    ServerConfig,
+)
+
+# Bifrost's config.json keeps provider-specific key settings under these names.
+KEY_SETTINGS_FIELDS = ("azure_key_config", "vertex_key_config", "bedrock_key_config", "settings")
+KNOWN_TOP = {"server", "client", "providers"}
+KNOWN_PROVIDER_FIELDS = {"type", "keys", "network_config", "concurrency_and_buffer_size", "fallbacks", "options"}
+KNOWN_KEY_FIELDS = {"name", "id", "value", "models", "weight", "aliases", *KEY_SETTINGS_FIELDS}
+
+
+class ConfigError(Exception):
+    """A config that does not validate. ``problems`` holds one line per problem: ``path: what is wrong``."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [f"{self.source}: {p}" for p in self.problems]
+
+
+class _Reader:
+    """Collects problems while reading typed fields, so one run reports them all."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def mapping(self, value: Any, path: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(path, f"must be a mapping, not {_kind(value)}")
+            return {}
+        return value
+
+    def unknown(self, data: dict[str, Any], known: set[str], path: str) -> None:
+        for name in data:
+            if name not in known:
+                # Bifrost config.json files carry many sections we do not serve; tolerate, but say so
+                self.warnings.append(f"{path}.{name}: unknown field, ignored" if path else f"{name}: unknown field, ignored")
+
+    def number(self, data: dict[str, Any], name: str, path: str, default: float, *, minimum: float = 0.0,
+               strict: bool = False, integer: bool = False) -> float:
+        value = data.get(name, default)
+        if value is None:
+            return default
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if integer and ok and value != int(value):
+            ok = False
+        if ok and (value > minimum if strict else value >= minimum):
+            return int(value) if integer else float(value)
+        what = "an integer" if integer else "a number"
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        self.fail(f"{path}.{name}", f"must be {what} {bound}")
+        return default
+
+    def boolean(self, data: dict[str, Any], name: str, path: str, default: bool) -> bool:
+        value = data.get(name, default)
+        if isinstance(value, bool):
+            return value
+        self.fail(f"{path}.{name}", "must be true or false")
+        return default
+
+    def string(self, data: dict[str, Any], name: str, path: str, default: str = "", *, secret: bool = False) -> str:
+        value = data.get(name, default)
+        if value is None:
+            return default
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not secret:
+            value = str(value)
+        if not isinstance(value, str):
+            self.fail(f"{path}.{name}", f"must be a string, not {_kind(value)}")
+            return default
+        return self.resolve(value, f"{path}.{name}")
+
+    def resolve(self, value: str, path: str) -> str:
+        """``env.NAME`` reads the environment now; anything else is a literal."""
+        if value.startswith("env."):
+            var = value[4:]
+            resolved = self.env.get(var)
+            if resolved is None or resolved == "":
+                self.fail(path, f"environment variable {var} is not set")
+                return ""
+            return resolved
+        return value
+
+    def resolve_tree(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            return self.resolve(value, path)
+        if isinstance(value, dict):
+            return MappingProxyType({str(k): self.resolve_tree(v, f"{path}.{k}") for k, v in value.items()})
+        if isinstance(value, list):
+            return tuple(self.resolve_tree(v, f"{path}[{i}]") for i, v in enumerate(value))
+        return value
+
+    def string_list(self, data: dict[str, Any], name: str, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = data.get(name)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.fail(f"{path}.{name}", "must be a list of non-empty strings")
+            return default
+        return tuple(value)
+
+    def string_map(self, data: dict[str, Any], name: str, path: str) -> Mapping[str, str]:
+        value = data.get(name)
+        if value is None:
+            return MappingProxyType({})
+        if not isinstance(value, dict) or not all(isinstance(v, (str, int, float)) for v in value.values()):
+            self.fail(f"{path}.{name}", "must be a mapping of names to strings")
+            return MappingProxyType({})
+        return MappingProxyType({str(k): self.resolve(str(v), f"{path}.{name}.{k}") for k, v in value.items()})
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), type(value).__name__)
+
+
+def parse_config(data: Any, source: str = "<config>", env: Mapping[str, str] | None = None) -> Config:
+    """Validate parsed YAML/JSON data into a ``Config`` or raise ``ConfigError`` listing every problem."""
+    r = _Reader(os.environ if env is None else env)
+    root = r.mapping(data, "(top level)")
+    r.unknown(root, KNOWN_TOP, "")
+    server = _server(r, r.mapping(root.get("server"), "server"))
+    client = _client(r, r.mapping(root.get("client"), "client"))
+    providers: dict[str, ProviderConfig] = {}
+    raw_providers = r.mapping(root.get("providers"), "providers")
+    for name, pdata in raw_providers.items():
+        provider = _provider(r, str(name), pdata)
+        if provider is not None:
+            providers[provider.name] = provider
+    _check_fallbacks(r, providers)
+    if r.problems:
+        raise ConfigError(source, r.problems)
+    return Config(providers=MappingProxyType(providers), server=server, client=client, source=source,
+                  warnings=tuple(r.warnings))
+
+
+def _server(r: _Reader, data: dict[str, Any]) -> ServerConfig:
+    host = r.string(data, "host", "server", "0.0.0.0")
+    port = int(r.number(data, "port", "server", 8080, integer=True))
+    if not 0 <= port <= 65535:
+        r.fail("server.port", "must be between 0 and 65535")
+    grace = r.number(data, "shutdown_grace_seconds", "server", 30.0)
+    proxies = r.string_list(data, "trusted_proxies", "server", ())
+    r.unknown(data, {"host", "port", "shutdown_grace_seconds", "trusted_proxies"}, "server")
+    return ServerConfig(host=host, port=port, shutdown_grace_seconds=grace, trusted_proxies=proxies)
+
+
+def _client(r: _Reader, data: dict[str, Any]) -> ClientConfig:
+    size = r.number(data, "max_request_body_size_mb", "client", 100.0, strict=True)
+    drop = r.boolean(data, "drop_excess_requests", "client", False)
+    upload = r.number(data, "max_upload_size_mb", "client", 25.0, strict=True)
+    return ClientConfig(max_request_body_size_mb=size, drop_excess_requests=drop, max_upload_size_mb=upload)
+
+
+def _provider(r: _Reader, name: str, pdata: Any) -> ProviderConfig | None:
+    path = f"providers.{name}"
+    if "/" in name or not name:
+        r.fail(path, "a provider name must be non-empty and must not contain '/'")
+    data = r.mapping(pdata, path)
+    r.unknown(data, KNOWN_PROVIDER_FIELDS, path)
+    known = KNOWN_PROVIDERS.get(name)
+    wire_type = r.string(data, "type", path, known.type if known else "")
+    if not wire_type:
+        r.fail(f"{path}.type", f"required for a provider not named like a wire type ({', '.join(sorted(WIRE_TYPES))})")
+        return None
+    if wire_type not in WIRE_TYPES:
+        r.fail(f"{path}.type", f"unknown wire type {wire_type!r}; one of {', '.join(sorted(WIRE_TYPES))}")
+        return None
+    defaults = defaults_for(name, wire_type)
+    keys = _keys(r, data.get("keys"), path, defaults.needs_key)
+    network = _network(r, r.mapping(data.get("network_config"), f"{path}.network_config"), path, defaults)
+    cb = r.mapping(data.get("concurrency_and_buffer_size"), f"{path}.concurrency_and_buffer_size")
+    cpath = f"{path}.concurrency_and_buffer_size"
+    concurrency = int(r.number(cb, "concurrency", cpath, 1000, minimum=0, strict=True, integer=True))
+    buffer_size = int(r.number(cb, "buffer_size", cpath, 5000, minimum=0, integer=True))
+    fallbacks = _fallback_table(r, data.get("fallbacks"), f"{path}.fallbacks")
+    options = r.resolve_tree(r.mapping(data.get("options"), f"{path}.options"), f"{path}.options")
+    provider = ProviderConfig(name=name, type=wire_type, keys=keys, network=network, concurrency=concurrency,
+                              buffer_size=buffer_size, fallbacks=fallbacks, options=options)
+    from bifrost_proxy.providers import adapter_for  # late: providers import config, not the other way
+
+    for problem in adapter_for(wire_type).validate(provider):
+        r.problems.append(f"{path}.{problem}")
+    return provider
+
+
+def _keys(r: _Reader, value: Any, path: str, needs_key: bool) -> tuple[KeyConfig, ...]:
+    if value is None:
+        if needs_key:
+            r.fail(f"{path}.keys", "at least one key is required for this provider")
+        return (KeyConfig(name="default"),)
+    if not isinstance(value, list) or not value:
+        r.fail(f"{path}.keys", "must be a non-empty list of keys")
+        return ()
+    keys: list[KeyConfig] = []
+    names: set[str] = set()
+    for i, kdata in enumerate(value):
+        kpath = f"{path}.keys[{i}]"
+        if not isinstance(kdata, dict):
+            r.fail(kpath, f"must be a mapping, not {_kind(kdata)}")
+            continue
+        r.unknown(kdata, KNOWN_KEY_FIELDS, kpath)
+        name = r.string(kdata, "name", kpath, "") or r.string(kdata, "id", kpath, "") or f"key-{i}"
+        if name in names:
+            r.fail(f"{kpath}.name", f"duplicate key name {name!r}")
+        names.add(name)
+        secret = r.string(kdata, "value", kpath, "", secret=True)
+        weight = r.number(kdata, "weight", kpath, 1.0, strict=True)
+        models = r.string_list(kdata, "models", kpath, ("*",)) or ("*",)
+        aliases = r.string_map(kdata, "aliases", kpath)
+        settings: dict[str, Any] = {}
+        for field_name in KEY_SETTINGS_FIELDS:
+            if field_name in kdata:
+                sub = r.mapping(kdata[field_name], f"{kpath}.{field_name}")
+                settings.update(r.resolve_tree(sub, f"{kpath}.{field_name}"))
+        if isinstance(settings.get("deployments"), Mapping):  # Azure: model -> deployment name
+            aliases = MappingProxyType({**settings["deployments"], **aliases})
+        keys.append(KeyConfig(name=name, value=secret, models=models, weight=weight, aliases=aliases,
+                              settings=MappingProxyType(settings)))
+    return tuple(keys)
+
+
+def _network(r: _Reader, data: dict[str, Any], ppath: str, defaults: Any) -> NetworkConfig:
+    path = f"{ppath}.network_config"
+    r.unknown(data, {"base_url", "default_request_timeout_in_seconds", "stream_idle_timeout_in_seconds",
+                     "stream_max_duration_in_seconds", "stream_keepalive_interval_in_seconds", "max_retries",
+                     "retry_backoff_initial", "retry_backoff_max", "extra_headers", "max_conns_per_host"}, path)
+    base_url = r.string(data, "base_url", path, defaults.base_url).rstrip("/")
+    if base_url and not base_url.startswith(("http://", "https://")):
+        r.fail(f"{path}.base_url", "must start with http:// or https://")
+    initial = r.number(data, "retry_backoff_initial", path, 500.0)
+    maximum = r.number(data, "retry_backoff_max", path, 5000.0)
+    if maximum < initial:
+        r.fail(f"{path}.retry_backoff_max", "must be >= retry_backoff_initial")
+    return NetworkConfig(
+        base_url=base_url,
+        default_request_timeout=r.number(data, "default_request_timeout_in_seconds", path, 30.0, strict=True),
+        stream_idle_timeout=r.number(data, "stream_idle_timeout_in_seconds", path, 60.0, strict=True),
+        stream_max_duration=r.number(data, "stream_max_duration_in_seconds", path, 0.0),
+        keepalive_interval=r.number(data, "stream_keepalive_interval_in_seconds", path, 15.0),
+        max_retries=int(r.number(data, "max_retries", path, 0, integer=True)),
+        retry_backoff_initial_ms=initial,
+        retry_backoff_max_ms=maximum,
+        extra_headers=r.string_map(data, "extra_headers", path),
+        max_conns_per_host=int(r.number(data, "max_conns_per_host", path, 0, integer=True)),
+    )
+
+
+def _fallback_table(r: _Reader, value: Any, path: str) -> Mapping[str, tuple[str, ...]]:
+    data = r.mapping(value, path)
+    table: dict[str, tuple[str, ...]] = {}
+    for model, targets in data.items():
+        table[str(model)] = r.string_list(data, model, path, ())
+    return MappingProxyType(table)
+
+
+def _check_fallbacks(r: _Reader, providers: dict[str, ProviderConfig]) -> None:
+    for provider in providers.values():
+        for model, targets in provider.fallbacks.items():
+            for i, target in enumerate(targets):
+                prefix = target.partition("/")[0]
+                if "/" not in target or prefix not in providers:
+                    r.fail(f"providers.{provider.name}.fallbacks.{model}[{i}]",
+                           f"{target!r} must be 'provider/model' with a configured provider")
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the file at ``path`` (YAML, or JSON, which is YAML)."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(source, [f"cannot read the file: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, ["the file is not UTF-8 text"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(source, [f"{where}: {problem}"]) from None
+    if data is None:
+        data = {}
+    return parse_config(data, source, env)
+
+
+def load_default_config(env: Mapping[str, str] | None = None) -> Config:
+    """The built-in table: each known provider whose key variable is set, plus a local ollama."""
+    env = os.environ if env is None else env
+    providers: dict[str, Any] = {}
+    for name, d in KNOWN_PROVIDERS.items():
+        if name in ALWAYS_ON:
+            providers[name] = {}
+        elif d.env_key and env.get(d.env_key) and d.base_url:
+            providers[name] = {"keys": [{"name": d.env_key.lower(), "value": f"env.{d.env_key}"}]}
+    return parse_config({"providers": providers}, "<built-in defaults>", env)

@@ -1,0 +1,52 @@
+"""What every JSON endpoint does first: read the body, parse it, find the targets, run dispatch."""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from bifrost_proxy.appkeys import OUTCOME, RUNTIME
+from bifrost_proxy.errors import BadRequest, PayloadTooLarge
+from bifrost_proxy.providers.base import Call, Endpoint
+from bifrost_proxy.routing.dispatch import Outcome, dispatch
+from bifrost_proxy.routing.plan import plan
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400/413 that says what is wrong with it."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(f"the request body is larger than the {exc.max_size} bytes allowed "
+                              "(client.max_request_body_size_mb)") from None
+    if not raw:
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if type(body) is not dict:
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+def optional(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    """``body[name]`` when absent or of ``kind`` (booleans are not numbers here); else a 400 naming it."""
+    value = body.get(name)
+    if value is None:
+        return None
+    ok = isinstance(value, bool) if kind is bool else isinstance(value, kind) and not isinstance(value, bool)
+    if not ok:
+        raise BadRequest(f"'{name}' must be {what}", param=name)
+    return value
+
+
+async def serve_json_call(request: web.Request, endpoint: Endpoint, body: dict[str, Any],
+                          stream: bool) -> web.StreamResponse:
+    runtime = request.app[RUNTIME].current
+    targets = plan(runtime, body)
+    outcome = Outcome()
+    request[OUTCOME] = outcome
+    call = Call(endpoint=endpoint, model=targets[0].model, body=body, stream=stream)
+    return await dispatch(request, call, targets, outcome)

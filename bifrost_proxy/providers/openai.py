@@ -1,0 +1,209 @@
+"""The ``openai`` wire type: OpenAI and every OpenAI-compatible service (Azure, Groq, Mistral, vLLM, ...).
+
+This is the fast path. Requests go upstream with only ``model`` rewritten and gateway-only fields
+dropped; answers and stream events are relayed as the upstream framed them. Each stream event gets one
+``orjson.loads`` so that garbage and error events never reach the client as data.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+import orjson
+
+from bifrost_proxy.config.defaults import KNOWN_PROVIDERS
+from bifrost_proxy.config.schema import KeyConfig, ProviderConfig
+from bifrost_proxy.errors import GatewayError, UpstreamError, from_upstream_status
+from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, Call, Endpoint, UpstreamRequest
+from bifrost_proxy.providers.errors import parse_retry_after
+from bifrost_proxy.sse.decode import SSEDecoder
+from bifrost_proxy.sse.encode import DONE_FRAME, raw_data_frame
+
+PATHS = {
+    Endpoint.CHAT: "/chat/completions",
+    Endpoint.COMPLETIONS: "/completions",
+    Endpoint.EMBEDDINGS: "/embeddings",
+    Endpoint.SPEECH: "/audio/speech",
+    Endpoint.TRANSCRIPTION: "/audio/transcriptions",
+    Endpoint.TRANSLATION: "/audio/translations",
+    Endpoint.MODELS: "/models",
+}
+# Fields of ours that an upstream must never see.
+GATEWAY_FIELDS = ("fallbacks",)
+VERSIONED_PATH = re.compile(r"/v\d+[a-z0-9]*$")
+AZURE_DEFAULT_API_VERSION = "2024-10-21"
+
+
+def is_azure(provider: ProviderConfig, key: KeyConfig) -> bool:
+    return provider.name == "azure" or bool(provider.options.get("azure")) or "endpoint" in key.settings
+
+
+def api_root(provider: ProviderConfig) -> str:
+    """``base_url`` plus the service's version prefix, unless the configured URL already ends in one."""
+    base = provider.network.base_url
+    if VERSIONED_PATH.search(base):
+        return base
+    known = KNOWN_PROVIDERS.get(provider.name)
+    prefix = provider.options.get("path_prefix", known.path_prefix if known and known.type == "openai" else "/v1")
+    return base + prefix
+
+
+class OpenAIStreamDecoder:
+    """Relays an OpenAI-compatible SSE stream event by event, checking that each one parses."""
+
+    __slots__ = ("_sse", "done", "error", "media_type")
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self.done = False
+        self.error: GatewayError | None = None
+        self.media_type = SSE_MEDIA_TYPE
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self.done or self.error is not None:
+            return []
+        return self._frames(self._sse.feed(data))
+
+    def finish(self) -> list[bytes]:
+        if self.error is not None:
+            raise self.error
+        frames = [] if self.done else self._frames(self._sse.finish())
+        if self.error is not None:
+            raise self.error
+        if not self.done:
+            raise UpstreamError("the upstream closed the stream before it was complete (no [DONE]); "
+                                "the answer is cut short", code="stream_incomplete")
+        return frames
+
+    def _frames(self, events: list) -> list[bytes]:
+        """Frames for whole events; a bad event ends the batch and is kept in ``error`` so the frames
+        before it in the same read are still delivered."""
+        frames: list[bytes] = []
+        for event in events:
+            data = event.data
+            if data == b"[DONE]":
+                self.done = True
+                frames.append(DONE_FRAME)
+                break
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                self.error = UpstreamError("the upstream sent a malformed stream event (not JSON)",
+                                           code="malformed_upstream_event")
+                break
+            if event.event == "error" or (type(obj) is dict and obj.get("error")):
+                self.error = stream_error(obj)
+                break
+            frames.append(event.raw if event.event is None and event.raw.startswith(b"data: ")
+                          and event.raw.count(b"\n") == 2 else raw_data_frame(data))
+        return frames
+
+
+def stream_error(obj: Any) -> GatewayError:
+    """An error event inside an OpenAI-compatible stream, mapped by its type or code."""
+    err = obj.get("error", obj) if isinstance(obj, dict) else {}
+    if not isinstance(err, dict):
+        err = {"message": str(err)}
+    kind = f"{err.get('type') or ''} {err.get('code') or ''}"
+    status = 429 if "rate_limit" in kind else 503 if ("overloaded" in kind or "server_error" in kind) else 502
+    message = str(err.get("message") or "the upstream reported an error mid-stream")
+    out = from_upstream_status(status, message, code=_str(err.get("code")), param=_str(err.get("param")))
+    if status == 502:
+        out.type = str(err.get("type") or "upstream_error")
+    return out
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class OpenAIAdapter:
+    wire_type = "openai"
+
+    def supports(self, endpoint: Endpoint) -> bool:
+        return endpoint in PATHS
+
+    def validate(self, provider: ProviderConfig) -> list[str]:
+        problems = []
+        if not provider.network.base_url and not all(k.settings.get("endpoint") for k in provider.keys):
+            problems.append("network_config.base_url: required (or an endpoint in every key's azure_key_config)")
+        return problems
+
+    def url(self, call: Call, provider: ProviderConfig, key: KeyConfig) -> str:
+        path = PATHS[call.endpoint]
+        if is_azure(provider, key):
+            endpoint = str(key.settings.get("endpoint") or provider.network.base_url).rstrip("/")
+            version = str(key.settings.get("api_version") or provider.options.get("api_version") or "v1")
+            if version == "v1" or call.endpoint is Endpoint.MODELS:
+                return f"{endpoint}/openai/v1{path}"
+            # https://learn.microsoft.com/azure/ai-services/openai/reference: deployment in the path
+            return f"{endpoint}/openai/deployments/{call.model}{path}?api-version={version}"
+        return api_root(provider) + path
+
+    def headers(self, provider: ProviderConfig, key: KeyConfig, content_type: str | None) -> dict[str, str]:
+        headers = dict(provider.network.extra_headers)
+        if content_type:
+            headers["Content-Type"] = content_type
+        if key.value:
+            if is_azure(provider, key):
+                headers["api-key"] = key.value
+            else:
+                headers["Authorization"] = "Bearer " + key.value
+        return headers
+
+    def build_request(self, call: Call, provider: ProviderConfig, key: KeyConfig) -> UpstreamRequest:
+        url = self.url(call, provider, key)
+        if call.endpoint is Endpoint.MODELS:
+            return UpstreamRequest("GET", url, self.headers(provider, key, None))
+        if call.upload is not None:
+            # multipart: dispatch builds the form from call.body fields and the streamed upload
+            return UpstreamRequest("POST", url, self.headers(provider, key, None), None)
+        body = dict(call.body)
+        body["model"] = call.model
+        for name in GATEWAY_FIELDS:
+            body.pop(name, None)
+        return UpstreamRequest("POST", url, self.headers(provider, key, "application/json"), orjson.dumps(body))
+
+    def parse_response(self, call: Call, headers: Mapping[str, str], body: bytes) -> bytes:
+        if call.endpoint in (Endpoint.SPEECH,):
+            return body
+        content_type = headers.get("Content-Type", "")
+        if call.endpoint in (Endpoint.TRANSCRIPTION, Endpoint.TRANSLATION) and "json" not in content_type:
+            return body  # text, srt and vtt answers are plain text
+        try:
+            orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("the upstream answered with malformed JSON", code="malformed_upstream_response") \
+                from None
+        return body
+
+    def parse_error(self, call: Call, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
+        return parse_openai_error(status, headers, body)
+
+    def stream_decoder(self, call: Call) -> OpenAIStreamDecoder:
+        return OpenAIStreamDecoder()
+
+
+def parse_openai_error(status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
+    """An upstream error answer in OpenAI's shape (``{"error": {...}}``), or anything else, mapped by status."""
+    message, code, param, etype = None, None, None, None
+    try:
+        obj = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        obj = None
+    if isinstance(obj, dict):
+        err = obj.get("error", obj)
+        if isinstance(err, dict):
+            message = err.get("message") or err.get("detail")
+            code, param, etype = _str(err.get("code")), _str(err.get("param")), err.get("type")
+        elif isinstance(err, str):
+            message = err
+    if not message:
+        message = f"the upstream answered HTTP {status}"
+    out = from_upstream_status(status, str(message), code=code, param=param,
+                               retry_after=parse_retry_after(headers),
+                               error_type=str(etype) if etype and status < 500 else None)
+    return out
+
+
+ADAPTER = OpenAIAdapter()

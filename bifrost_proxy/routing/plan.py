@@ -1,0 +1,54 @@
+"""Which provider/model pairs a request may be served by, in order: the primary, then its fallbacks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bifrost_proxy.errors import BadRequest, NotFound
+from bifrost_proxy.routing.runtime import ProviderRuntime, Runtime
+
+MAX_FALLBACKS = 10
+
+
+@dataclass(slots=True)
+class Target:
+    provider: ProviderRuntime
+    model: str  # as requested, before any key alias
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider.config.name}/{self.model}"
+
+
+def split_model(value: Any, param: str = "model") -> tuple[str, str]:
+    """``"provider/model"`` split at the first "/"; the model part may hold more "/"."""
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"'{param}' must be a non-empty string like 'openai/gpt-4o-mini'", param=param)
+    provider, slash, model = value.partition("/")
+    if not slash or not provider or not model:
+        raise BadRequest(f"'{param}' must name its provider, like 'openai/gpt-4o-mini' (got {value[:100]!r})",
+                         param=param, code="model_without_provider")
+    return provider, model
+
+
+def resolve(runtime: Runtime, value: Any, param: str = "model") -> Target:
+    provider_name, model = split_model(value, param)
+    provider = runtime.providers.get(provider_name)
+    if provider is None:
+        known = ", ".join(sorted(runtime.providers)) or "none"
+        raise NotFound(f"unknown provider {provider_name[:100]!r} in '{param}'; configured providers: {known}",
+                       param=param, code="unknown_provider")
+    return Target(provider, model)
+
+
+def plan(runtime: Runtime, body: dict[str, Any]) -> list[Target]:
+    """The primary target and its fallbacks (the request's own list, else the provider's default list)."""
+    primary = resolve(runtime, body.get("model"))
+    fallbacks = body.get("fallbacks")
+    if fallbacks is None:
+        fallbacks = list(primary.provider.config.fallbacks.get(primary.model, ()))
+    elif not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
+        raise BadRequest("'fallbacks' must be a list of 'provider/model' strings", param="fallbacks")
+    if len(fallbacks) > MAX_FALLBACKS:
+        raise BadRequest(f"'fallbacks' may name at most {MAX_FALLBACKS} models", param="fallbacks")
+    return [primary] + [resolve(runtime, f, f"fallbacks[{i}]") for i, f in enumerate(fallbacks)]

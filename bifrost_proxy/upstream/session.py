@@ -1,0 +1,36 @@
+"""The one upstream ``ClientSession`` of an app, opened and closed in ``cleanup_ctx``."""
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from bifrost_proxy.appkeys import SESSION
+
+
+def make_session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=0,  # the provider limiters bound concurrency; the pool must never be the queue
+        limit_per_host=0,
+        ttl_dns_cache=300,
+        keepalive_timeout=60,
+        enable_cleanup_closed=False,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        # per-request deadlines are set by dispatch; no session-wide total timeout
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, ceil_threshold=60),
+        auto_decompress=True,
+        skip_auto_headers=("User-Agent",),
+        raise_for_status=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+    )
+
+
+async def session_ctx(app: web.Application) -> AsyncIterator[None]:
+    session = make_session()
+    app[SESSION] = session
+    yield
+    await session.close()
