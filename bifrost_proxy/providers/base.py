@@ -55,6 +55,11 @@ class Call:
     upload: "Upload | None" = None
     # what the client asked for that an adapter may need (e.g. include_usage it added itself)
     flags: dict[str, Any] = field(default_factory=dict)
+    # set by dispatch before stream_decoder() is called: the upstream's response headers
+    upstream_headers: Mapping[str, str] | None = None
+    # set by adapters/decoders when the upstream reports usage, in OpenAI's shape
+    # ({"prompt_tokens": n, "completion_tokens": n, ...}); read by the access log and metrics
+    usage: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -28,6 +28,7 @@ PATHS = {
     Endpoint.TRANSLATION: "/audio/translations",
     Endpoint.MODELS: "/models",
 }
+AUDIO_ENDPOINTS = frozenset({Endpoint.SPEECH, Endpoint.TRANSCRIPTION, Endpoint.TRANSLATION})
 # Fields of ours that an upstream must never see.
 GATEWAY_FIELDS = ("fallbacks",)
 VERSIONED_PATH = re.compile(r"/v\d+[a-z0-9]*$")
@@ -155,9 +156,10 @@ class OpenAIAdapter:
         url = self.url(call, provider, key)
         if call.endpoint is Endpoint.MODELS:
             return UpstreamRequest("GET", url, self.headers(provider, key, None))
-        if call.upload is not None:
-            # multipart: dispatch builds the form from call.body fields and the streamed upload
-            return UpstreamRequest("POST", url, self.headers(provider, key, None), None)
+        if call.endpoint in AUDIO_ENDPOINTS:
+            from bifrost_proxy.providers import openai_audio
+
+            return openai_audio.build_request(call, url, self.headers(provider, key, None))
         body = dict(call.body)
         body["model"] = call.model
         for name in GATEWAY_FIELDS:
@@ -165,11 +167,10 @@ class OpenAIAdapter:
         return UpstreamRequest("POST", url, self.headers(provider, key, "application/json"), orjson.dumps(body))
 
     def parse_response(self, call: Call, headers: Mapping[str, str], body: bytes) -> bytes:
-        if call.endpoint in (Endpoint.SPEECH,):
-            return body
-        content_type = headers.get("Content-Type", "")
-        if call.endpoint in (Endpoint.TRANSCRIPTION, Endpoint.TRANSLATION) and "json" not in content_type:
-            return body  # text, srt and vtt answers are plain text
+        if call.endpoint in AUDIO_ENDPOINTS:
+            from bifrost_proxy.providers import openai_audio
+
+            return openai_audio.parse_response(call, headers, body)
         try:
             orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -180,7 +181,17 @@ class OpenAIAdapter:
     def parse_error(self, call: Call, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
         return parse_openai_error(status, headers, body)
 
+    def response_media_type(self, call: Call, headers: Mapping[str, str]) -> str:
+        """Non-stream answers are JSON, except audio ones (text, srt, vtt transcripts; speech bytes)."""
+        if call.endpoint in AUDIO_ENDPOINTS:
+            return headers.get("Content-Type", "application/octet-stream").split(";")[0]
+        return "application/json"
+
     def stream_decoder(self, call: Call) -> OpenAIStreamDecoder:
+        if call.endpoint in AUDIO_ENDPOINTS:
+            from bifrost_proxy.providers import openai_audio
+
+            return openai_audio.stream_decoder(call)
         return OpenAIStreamDecoder()
 
 

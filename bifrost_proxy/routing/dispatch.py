@@ -27,19 +27,28 @@ log = logging.getLogger("bifrost_proxy.dispatch")
 class Outcome:
     """What dispatch learned, for the access log and metrics: who served, how many tries."""
 
-    __slots__ = ("provider", "model", "key", "attempts", "fallbacks_used", "upstream_status")
+    __slots__ = ("provider", "model", "key", "attempts", "fallbacks_used", "upstream_status", "errors",
+                 "first_byte_at", "call")
 
     def __init__(self) -> None:
         self.provider: str | None = None
         self.model: str | None = None
-        self.key: str | None = None
+        self.key: str | None = None  # the key's name, never its value
         self.attempts = 0
         self.fallbacks_used = 0
         self.upstream_status: int | None = None
+        self.errors: list[str] = []  # the code (or type) of each failed attempt, in order
+        self.first_byte_at: float | None = None  # loop time when the answer's first frame was in hand
+        self.call: Call | None = None  # its .usage holds the upstream's token counts once known
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self.call.usage if self.call is not None else None
 
 
 async def dispatch(request: web.Request, call: Call, targets: list[Target], outcome: Outcome) -> web.StreamResponse:
     """Answer ``call`` from the first target that succeeds; if all fail, raise the primary's error."""
+    outcome.call = call
     first_error: GatewayError | None = None
     for index, target in enumerate(targets):
         if not target.provider.adapter.supports(call.endpoint):
@@ -84,6 +93,7 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
             try:
                 return await _attempt(request, call, target, key, deadline, outcome)
             except GatewayError as exc:
+                outcome.errors.append(exc.code or exc.type)
                 if refused_key(exc):
                     provider.keys.cool_down(key, COOLDOWN_AUTH_SECONDS)
                     refused.append(key.name)
@@ -154,11 +164,14 @@ async def _attempt(request: web.Request, call: Call, target: Target, key, deadli
                     raise adapter.parse_error(call, upstream.status, upstream.headers, raw)
                 if not call.stream:
                     raw = await upstream.read()
+                    outcome.first_byte_at = asyncio.get_running_loop().time()
                     answer = adapter.parse_response(call, upstream.headers, raw)
                     return web.Response(body=answer, status=200, headers=_served_by(outcome),
                                         content_type=_content_type(adapter, call, upstream))
+                call.upstream_headers = upstream.headers
                 decoder = adapter.stream_decoder(call)
                 first = await read_first_frames(upstream, decoder)
+                outcome.first_byte_at = asyncio.get_running_loop().time()
             return await relay_stream(request, upstream, decoder, first, pconf.network, pconf.name,
                                       _served_by(outcome))
 
