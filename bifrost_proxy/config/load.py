@@ -180,6 +180,7 @@ def _client(r: _Reader, data: dict[str, Any]) -> ClientConfig:
     size = r.number(data, "max_request_body_size_mb", "client", 100.0, strict=True)
     drop = r.boolean(data, "drop_excess_requests", "client", False)
     upload = r.number(data, "max_upload_size_mb", "client", 25.0, strict=True)
+    r.unknown(data, {"max_request_body_size_mb", "drop_excess_requests", "max_upload_size_mb"}, "client")
     return ClientConfig(max_request_body_size_mb=size, drop_excess_requests=drop, max_upload_size_mb=upload)
 
 

@@ -17,8 +17,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 400/413 that says what is wrong with it."""
     try:
         raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(f"the request body is larger than the {exc.max_size} bytes allowed "
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[RUNTIME].current.config.client.max_request_body_size_mb
+        raise PayloadTooLarge(f"the request body is larger than the {limit:g} MB allowed "
                               "(client.max_request_body_size_mb)") from None
     if not raw:
         raise BadRequest("the request body is empty; send a JSON object")

@@ -28,6 +28,7 @@ PATHS = {
     Endpoint.TRANSLATION: "/audio/translations",
     Endpoint.MODELS: "/models",
 }
+USAGE_ENDPOINTS = frozenset({Endpoint.CHAT, Endpoint.COMPLETIONS})
 AUDIO_ENDPOINTS = frozenset({Endpoint.SPEECH, Endpoint.TRANSCRIPTION, Endpoint.TRANSLATION})
 # Fields of ours that an upstream must never see.
 GATEWAY_FIELDS = ("fallbacks",)
@@ -52,13 +53,16 @@ def api_root(provider: ProviderConfig) -> str:
 class OpenAIStreamDecoder:
     """Relays an OpenAI-compatible SSE stream event by event, checking that each one parses."""
 
-    __slots__ = ("_sse", "done", "error", "media_type")
+    __slots__ = ("_sse", "done", "error", "media_type", "_call", "_strip_usage")
 
-    def __init__(self) -> None:
+    def __init__(self, call: Call) -> None:
         self._sse = SSEDecoder()
         self.done = False
         self.error: GatewayError | None = None
         self.media_type = SSE_MEDIA_TYPE
+        self._call = call
+        # we asked for usage on the client's behalf: its usage-only chunk is ours, not the client's
+        self._strip_usage = bool(call.flags.get("usage_added"))
 
     def feed(self, data: bytes) -> list[bytes]:
         if self.done or self.error is not None:
@@ -92,7 +96,16 @@ class OpenAIStreamDecoder:
                 self.error = UpstreamError("the upstream sent a malformed stream event (not JSON)",
                                            code="malformed_upstream_event")
                 break
-            if event.event == "error" or (type(obj) is dict and obj.get("error")):
+            if type(obj) is dict:
+                if obj.get("error"):
+                    self.error = stream_error(obj)
+                    break
+                usage = obj.get("usage")
+                if usage:
+                    self._call.usage = usage
+                    if self._strip_usage and not obj.get("choices"):
+                        continue
+            if event.event == "error":
                 self.error = stream_error(obj)
                 break
             frames.append(event.raw if event.event is None and event.raw.startswith(b"data: ")
@@ -164,6 +177,12 @@ class OpenAIAdapter:
         body["model"] = call.model
         for name in GATEWAY_FIELDS:
             body.pop(name, None)
+        if call.stream and call.endpoint in USAGE_ENDPOINTS and provider.options.get("stream_usage", True):
+            options = body.get("stream_options") or {}
+            if not options.get("include_usage"):
+                # tokens are counted for every stream; the extra usage chunk is dropped by the decoder
+                body["stream_options"] = {**options, "include_usage": True}
+                call.flags["usage_added"] = True
         return UpstreamRequest("POST", url, self.headers(provider, key, "application/json"), orjson.dumps(body))
 
     def parse_response(self, call: Call, headers: Mapping[str, str], body: bytes) -> bytes:
@@ -172,10 +191,12 @@ class OpenAIAdapter:
 
             return openai_audio.parse_response(call, headers, body)
         try:
-            orjson.loads(body)
+            obj = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise UpstreamError("the upstream answered with malformed JSON", code="malformed_upstream_response") \
                 from None
+        if type(obj) is dict and type(obj.get("usage")) is dict:
+            call.usage = obj["usage"]
         return body
 
     def parse_error(self, call: Call, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
@@ -192,7 +213,7 @@ class OpenAIAdapter:
             from bifrost_proxy.providers import openai_audio
 
             return openai_audio.stream_decoder(call)
-        return OpenAIStreamDecoder()
+        return OpenAIStreamDecoder(call)
 
 
 def parse_openai_error(status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:

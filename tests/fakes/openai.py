@@ -18,6 +18,8 @@ from tests.fakes.recording import recording, sse_events
 STREAM = sse_events(recording("openai_chat_stream.sse"))
 TOOLS_STREAM = sse_events(recording("openai_chat_tools_stream.sse"))
 COMPLETION = recording("openai_chat_completion.json")
+USAGE_EVENTS = [e for e in STREAM if b'"choices":[]' in e and b'"usage"' in e]
+STREAM_WITHOUT_USAGE = [e for e in STREAM if e not in USAGE_EVENTS]
 
 
 @dataclass
@@ -115,6 +117,8 @@ class FakeOpenAI:
         response.content_type = "text/event-stream"
         await response.prepare(request)
         events = reply.events if reply.events is not None else STREAM
+        if not (body.get("stream_options") or {}).get("include_usage"):
+            events = [e for e in events if e not in USAGE_EVENTS]  # as OpenAI: usage only when asked
         for i, event in enumerate(events):
             if reply.hang_after == i:
                 await asyncio.Event().wait()

@@ -6,7 +6,7 @@ import asyncio
 import orjson
 
 from tests.conftest import TEST_SECRETS, openai_config
-from tests.fakes.openai import STREAM, TOOLS_STREAM, Reply
+from tests.fakes.openai import STREAM, STREAM_WITHOUT_USAGE, TOOLS_STREAM, USAGE_EVENTS, Reply
 
 CHAT = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Tell me a story"}]}
 
@@ -29,7 +29,8 @@ async def test_non_stream_returns_upstream_completion(gateway, fake_openai, http
 
 async def test_stream_relays_exact_upstream_bytes(gateway, fake_openai, http):
     base = await gateway(openai_config(fake_openai.base_url))
-    async with http.post(f"{base}/v1/chat/completions", json={**CHAT, "stream": True}) as resp:
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    async with http.post(f"{base}/v1/chat/completions", json=body) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"] == "text/event-stream"
         assert resp.headers["Cache-Control"] == "no-cache"
@@ -39,6 +40,25 @@ async def test_stream_relays_exact_upstream_bytes(gateway, fake_openai, http):
         raw = await resp.read()
     assert raw == b"".join(STREAM)
     assert raw.endswith(b"data: [DONE]\n\n")
+
+
+async def test_usage_is_requested_but_not_shown_to_a_client_that_did_not_ask(gateway, fake_openai, http):
+    base = await gateway(openai_config(fake_openai.base_url))
+    async with http.post(f"{base}/v1/chat/completions", json={**CHAT, "stream": True}) as resp:
+        raw = await resp.read()
+    assert fake_openai.calls[0].body["stream_options"] == {"include_usage": True}
+    assert raw == b"".join(STREAM_WITHOUT_USAGE)
+    assert USAGE_EVENTS and USAGE_EVENTS[0] not in raw
+
+
+async def test_usage_request_can_be_turned_off_per_provider(gateway, fake_openai, http):
+    config = openai_config(fake_openai.base_url)
+    config["providers"]["openai"]["options"] = {"stream_usage": False}
+    base = await gateway(config)
+    async with http.post(f"{base}/v1/chat/completions", json={**CHAT, "stream": True}) as resp:
+        raw = await resp.read()
+    assert "stream_options" not in fake_openai.calls[0].body
+    assert raw == b"".join(STREAM_WITHOUT_USAGE)
 
 
 async def test_each_event_reaches_client_before_upstream_sends_next(gateway, fake_openai, http):
@@ -51,7 +71,7 @@ async def test_each_event_reaches_client_before_upstream_sends_next(gateway, fak
         assert len(fake_openai.calls) == 1 and not fake_openai.gate.is_set()
         fake_openai.gate.set()
         rest = await resp.read()
-    assert first + rest == b"".join(STREAM)
+    assert first + rest == b"".join(STREAM_WITHOUT_USAGE)
 
 
 async def test_tool_call_deltas_and_usage_pass_through(gateway, fake_openai, http):
@@ -112,7 +132,7 @@ async def test_keepalive_pings_while_upstream_is_silent(gateway, fake_openai, ht
         fake_openai.gate.set()
         rest = await resp.read()
     assert first == STREAM[0]
-    assert rest.replace(b": ping\n\n", b"") == b"".join(STREAM[1:])
+    assert rest.replace(b": ping\n\n", b"") == b"".join(STREAM_WITHOUT_USAGE[1:])
 
 
 async def test_first_byte_timeout_is_504(gateway, fake_openai, http):
@@ -155,5 +175,5 @@ async def test_200_concurrent_streams_arrive_intact(gateway, fake_openai, http):
     connector_http = http  # the default connector allows 100 at once; the rest queue client-side
     results = await asyncio.gather(*(one() for _ in range(200)))
     assert connector_http is http
-    assert all(r == b"".join(STREAM) for r in results)
+    assert all(r == b"".join(STREAM_WITHOUT_USAGE) for r in results)
     assert len(fake_openai.calls) == 200
