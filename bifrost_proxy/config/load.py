@@ -26,7 +26,7 @@ from bifrost_proxy.config.schema import (
 KEY_SETTINGS_FIELDS = ("azure_key_config", "vertex_key_config", "bedrock_key_config", "settings")
 KNOWN_TOP = {"server", "client", "providers"}
 KNOWN_PROVIDER_FIELDS = {"type", "keys", "network_config", "concurrency_and_buffer_size", "fallbacks", "options"}
-KNOWN_KEY_FIELDS = {"name", "id", "value", "models", "weight", "aliases", *KEY_SETTINGS_FIELDS}
+KNOWN_KEY_FIELDS = {"name", "id", "value", "models", "weight", "aliases", "optional", *KEY_SETTINGS_FIELDS}
 
 
 class ConfigError(Exception):
@@ -200,6 +200,12 @@ def _provider(r: _Reader, name: str, pdata: Any) -> ProviderConfig | None:
         return None
     defaults = defaults_for(name, wire_type)
     keys = _keys(r, data.get("keys"), path, defaults.needs_key)
+    if not keys and isinstance(data.get("keys"), list) and data["keys"]:
+        skipped = [w for w in r.warnings if w.startswith(f"{path}.keys[")]
+        r.warnings[:] = [w for w in r.warnings if w not in skipped]
+        unset = sorted({w.rsplit(": ", 1)[1].removesuffix(" is not set") for w in skipped})
+        r.warnings.append(f"{path}: disabled until {', '.join(unset)} is set (its keys are optional)")
+        return None
     network = _network(r, r.mapping(data.get("network_config"), f"{path}.network_config"), path, defaults)
     cb = r.mapping(data.get("concurrency_and_buffer_size"), f"{path}.concurrency_and_buffer_size")
     cpath = f"{path}.concurrency_and_buffer_size"
@@ -233,6 +239,10 @@ def _keys(r: _Reader, value: Any, path: str, needs_key: bool) -> tuple[KeyConfig
             continue
         r.unknown(kdata, KNOWN_KEY_FIELDS, kpath)
         name = r.string(kdata, "name", kpath, "") or r.string(kdata, "id", kpath, "") or f"key-{i}"
+        if r.boolean(kdata, "optional", kpath, False) and _unset_env(r, kdata):
+            # an optional key whose variable is unset is left out, so one example config fits every machine
+            r.warnings.append(f"{kpath}: optional key {name!r} left out: {_unset_env(r, kdata)} is not set")
+            continue
         if name in names:
             r.fail(f"{kpath}.name", f"duplicate key name {name!r}")
         names.add(name)
@@ -250,6 +260,18 @@ def _keys(r: _Reader, value: Any, path: str, needs_key: bool) -> tuple[KeyConfig
         keys.append(KeyConfig(name=name, value=secret, models=models, weight=weight, aliases=aliases,
                               settings=MappingProxyType(settings)))
     return tuple(keys)
+
+
+def _unset_env(r: _Reader, kdata: dict[str, Any]) -> str | None:
+    """The first ``env.NAME`` a key refers to whose variable is unset or empty."""
+    refs = [kdata.get("value")]
+    for field_name in KEY_SETTINGS_FIELDS:
+        if isinstance(kdata.get(field_name), dict):
+            refs.extend(kdata[field_name].values())
+    for ref in refs:
+        if isinstance(ref, str) and ref.startswith("env.") and not r.env.get(ref[4:]):
+            return ref[4:]
+    return None
 
 
 def _network(r: _Reader, data: dict[str, Any], ppath: str, defaults: Any) -> NetworkConfig:
