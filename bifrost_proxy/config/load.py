@@ -180,8 +180,11 @@ def _client(r: _Reader, data: dict[str, Any]) -> ClientConfig:
     size = r.number(data, "max_request_body_size_mb", "client", 100.0, strict=True)
     drop = r.boolean(data, "drop_excess_requests", "client", False)
     upload = r.number(data, "max_upload_size_mb", "client", 25.0, strict=True)
-    r.unknown(data, {"max_request_body_size_mb", "drop_excess_requests", "max_upload_size_mb"}, "client")
-    return ClientConfig(max_request_body_size_mb=size, drop_excess_requests=drop, max_upload_size_mb=upload)
+    per_host = int(r.number(data, "max_conns_per_host", "client", 0, integer=True))
+    r.unknown(data, {"max_request_body_size_mb", "drop_excess_requests", "max_upload_size_mb",
+                     "max_conns_per_host"}, "client")
+    return ClientConfig(max_request_body_size_mb=size, drop_excess_requests=drop, max_upload_size_mb=upload,
+                        max_conns_per_host=per_host)
 
 
 def _provider(r: _Reader, name: str, pdata: Any) -> ProviderConfig | None:
@@ -278,7 +281,7 @@ def _network(r: _Reader, data: dict[str, Any], ppath: str, defaults: Any) -> Net
     path = f"{ppath}.network_config"
     r.unknown(data, {"base_url", "default_request_timeout_in_seconds", "stream_idle_timeout_in_seconds",
                      "stream_max_duration_in_seconds", "stream_keepalive_interval_in_seconds", "max_retries",
-                     "retry_backoff_initial", "retry_backoff_max", "extra_headers", "max_conns_per_host"}, path)
+                     "retry_backoff_initial", "retry_backoff_max", "extra_headers"}, path)
     base_url = r.string(data, "base_url", path, defaults.base_url).rstrip("/")
     if base_url and not base_url.startswith(("http://", "https://")):
         r.fail(f"{path}.base_url", "must start with http:// or https://")
@@ -296,7 +299,6 @@ def _network(r: _Reader, data: dict[str, Any], ppath: str, defaults: Any) -> Net
         retry_backoff_initial_ms=initial,
         retry_backoff_max_ms=maximum,
         extra_headers=r.string_map(data, "extra_headers", path),
-        max_conns_per_host=int(r.number(data, "max_conns_per_host", path, 0, integer=True)),
     )
 
 

@@ -39,7 +39,6 @@ class NetworkConfig:
     retry_backoff_initial_ms: float = 500.0
     retry_backoff_max_ms: float = 5000.0
     extra_headers: Mapping[str, str] = field(default_factory=lambda: EMPTY, repr=False)
-    max_conns_per_host: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +70,8 @@ class ClientConfig:
     max_request_body_size_mb: float = 100.0
     drop_excess_requests: bool = False
     max_upload_size_mb: float = 25.0
+    # connections the one upstream pool opens to any one host; 0 = no limit (the provider limiters bound work)
+    max_conns_per_host: int = 0
 
     @property
     def max_request_body_bytes(self) -> int:

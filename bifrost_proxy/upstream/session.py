@@ -6,13 +6,13 @@ from typing import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bifrost_proxy.appkeys import SESSION
+from bifrost_proxy.appkeys import RUNTIME, SESSION
 
 
-def make_session() -> aiohttp.ClientSession:
+def make_session(max_conns_per_host: int = 0) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=0,  # the provider limiters bound concurrency; the pool must never be the queue
-        limit_per_host=0,
+        limit_per_host=max_conns_per_host,
         ttl_dns_cache=300,
         keepalive_timeout=60,
         enable_cleanup_closed=False,
@@ -30,7 +30,7 @@ def make_session() -> aiohttp.ClientSession:
 
 
 async def session_ctx(app: web.Application) -> AsyncIterator[None]:
-    session = make_session()
+    session = make_session(app[RUNTIME].current.config.client.max_conns_per_host)
     app[SESSION] = session
     yield
     await session.close()

@@ -177,3 +177,26 @@ async def test_200_concurrent_streams_arrive_intact(gateway, fake_openai, http):
     assert connector_http is http
     assert all(r == b"".join(STREAM_WITHOUT_USAGE) for r in results)
     assert len(fake_openai.calls) == 200
+
+
+async def test_client_disconnect_cancels_a_waiting_non_stream_call(gateway, fake_openai, http):
+    fake_openai.queue("gpt-4o-mini", Reply(hang_before=True))
+    base = await gateway(openai_config(fake_openai.base_url))
+    task = asyncio.ensure_future(http.post(f"{base}/v1/chat/completions", json=CHAT))
+    while not fake_openai.calls:
+        await asyncio.sleep(0.01)
+    task.cancel()  # the client gives up and closes its connection
+    await asyncio.wait_for(fake_openai.client_gone.wait(), 5)
+    assert fake_openai.in_flight == 0
+
+
+async def test_models_lists_configured_and_upstream_models(gateway, fake_openai, http):
+    config = openai_config(fake_openai.base_url)
+    config["providers"]["local"] = {"type": "openai", "network_config": {"base_url": fake_openai.base_url},
+                                    "keys": [{"name": "k", "models": ["llama3", "qwen"]}]}
+    base = await gateway(config)
+    async with http.get(f"{base}/v1/models") as resp:
+        body = await resp.json()
+    ids = [m["id"] for m in body["data"]]
+    assert body["object"] == "list"
+    assert ids == ["openai/gpt-4o", "openai/gpt-4o-mini", "local/llama3", "local/qwen"]
