@@ -1,0 +1,140 @@
+"""``streamGenerateContent?alt=sse`` -> OpenAI ``chat.completion.chunk`` events.
+
+Each upstream event is a whole ``GenerateContentResponse`` holding the next piece of each candidate:
+text and thought parts arrive as pieces, a ``functionCall`` arrives whole (so it becomes one tool-call
+delta with id, name and all its arguments). Gemini streams have no terminal event, and older models
+repeat ``finishReason`` on every event, so the finish chunk(s), the usage chunk and ``[DONE]`` are
+written when the upstream closes cleanly: then every candidate must have said why it finished, or the
+stream was cut short and ``finish()`` raises.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from bifrost_proxy.errors import UpstreamError
+from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, Call
+from bifrost_proxy.providers.gemini.errors import google_error
+from bifrost_proxy.providers.gemini.response import check_prompt_feedback, finish_reason, new_token, split_parts, usage
+from bifrost_proxy.sse.decode import SSEDecoder, SSEEvent
+from bifrost_proxy.sse.encode import DONE_FRAME, data_frame
+
+
+class _Choice:
+    __slots__ = ("started", "tool_calls", "finish")
+
+    def __init__(self) -> None:
+        self.started = False  # the first delta of a choice carries role: assistant
+        self.tool_calls = 0
+        self.finish: str | None = None
+
+
+class GeminiStreamDecoder:
+    """Sans-IO: ``feed(bytes)`` and ``finish()`` return whole SSE frames for the client.
+
+    ``token`` and ``created`` fix the completion id and timestamp (tests replay a recording with them).
+    """
+
+    __slots__ = ("_sse", "_call", "_model", "_id", "_token", "_created", "_choices", "_usage", "_include_usage",
+                 "_calls", "done", "media_type")
+
+    def __init__(self, call: Call, *, token: str | None = None, created: int | None = None) -> None:
+        self._sse = SSEDecoder()
+        self._call = call
+        self._model = call.model
+        self._token = token or new_token()
+        self._id = f"chatcmpl-{self._token}"
+        self._created = int(time.time()) if created is None else created
+        self._choices: dict[int, _Choice] = {}
+        self._usage: Any = None
+        options = call.body.get("stream_options")
+        self._include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        self._calls = 0
+        self.done = False
+        self.media_type = SSE_MEDIA_TYPE
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self.done:
+            return []
+        frames: list[bytes] = []
+        for event in self._sse.feed(data):
+            frames.extend(self._event(event))
+        return frames
+
+    def finish(self) -> list[bytes]:
+        if self.done:
+            return []
+        frames: list[bytes] = []
+        for event in self._sse.finish():
+            frames.extend(self._event(event))
+        if not self._choices or any(c.finish is None for c in self._choices.values()):
+            raise UpstreamError("the upstream closed the stream before the answer finished (no finishReason); "
+                                "the answer is cut short", code="stream_incomplete")
+        for index, choice in sorted(self._choices.items()):
+            frames.append(self._chunk(index, choice, {}, choice.finish))
+        if self._include_usage:
+            frames.append(data_frame({"id": self._id, "object": "chat.completion.chunk", "created": self._created,
+                                      "model": self._model, "choices": [], "usage": usage(self._usage)}))
+        frames.append(DONE_FRAME)
+        self.done = True
+        return frames
+
+    def _event(self, event: SSEEvent) -> list[bytes]:
+        if not event.data.strip():
+            return []
+        try:
+            obj = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            obj = None
+        error = google_error(obj)
+        if error is not None:
+            raise error
+        if not isinstance(obj, dict):
+            raise UpstreamError("the upstream sent a malformed stream event (not a JSON object)",
+                                code="malformed_upstream_event")
+        check_prompt_feedback(obj)
+        if obj.get("usageMetadata") is not None:
+            self._usage = obj["usageMetadata"]  # cumulative: the last one counts
+            self._call.usage = usage(self._usage)
+        frames = []
+        for position, cand in enumerate(obj.get("candidates") or ()):
+            if not isinstance(cand, dict):
+                continue
+            index = cand.get("index", position)
+            choice = self._choices.get(index)
+            if choice is None:
+                choice = self._choices[index] = _Choice()
+            content = cand.get("content")
+            text, thoughts, calls = split_parts(content.get("parts") if isinstance(content, dict) else None,
+                                                self._next_call_id)
+            delta: dict[str, Any] = {}
+            if thoughts is not None:
+                delta["reasoning_content"] = thoughts
+            if text:
+                delta["content"] = text
+            if calls:
+                delta["tool_calls"] = [{"index": choice.tool_calls + k, **c} for k, c in enumerate(calls)]
+                choice.tool_calls += len(calls)
+            if cand.get("finishReason"):
+                choice.finish = finish_reason(str(cand["finishReason"]), choice.tool_calls > 0)
+            if delta:
+                frames.append(self._chunk(index, choice, delta, None))
+        return frames
+
+    def _next_call_id(self) -> str:
+        self._calls += 1
+        return f"call_{self._token}_{self._calls - 1}"
+
+    def _chunk(self, index: int, choice: _Choice, delta: dict[str, Any], finish: str | None) -> bytes:
+        if not choice.started:
+            choice.started = True
+            delta = {"role": "assistant", **delta}
+        return data_frame({
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        })
