@@ -172,7 +172,7 @@ class OpenAIAdapter:
         if call.endpoint in AUDIO_ENDPOINTS:
             from bifrost_proxy.providers import openai_audio
 
-            return openai_audio.build_request(call, url, self.headers(provider, key, None))
+            return openai_audio.build_request(call, url, self.headers(provider, key, None), provider)
         body = dict(call.body)
         body["model"] = call.model
         for name in GATEWAY_FIELDS:

@@ -16,7 +16,8 @@ from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, StreamDecoder
 from bifrost_proxy.sse.encode import PING_FRAME, data_frame
 from bifrost_proxy.upstream.exceptions import UPSTREAM_FAILURES, translate
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# every streamed answer, SSE or raw audio: no cache may hold it, no proxy may buffer it
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # after [DONE], wait this long for the upstream's end of body so its connection can be reused
 DRAIN_SECONDS = 0.05
 
@@ -47,8 +48,7 @@ async def relay_stream(request: web.Request, upstream: ClientResponse, decoder: 
     sse = decoder.media_type == SSE_MEDIA_TYPE
     response = web.StreamResponse(status=200, headers=headers)
     response.content_type = decoder.media_type
-    if sse:
-        response.headers.update(SSE_HEADERS)
+    response.headers.update(STREAM_HEADERS)
     response.enable_chunked_encoding()
     await response.prepare(request)
     write = response.write
