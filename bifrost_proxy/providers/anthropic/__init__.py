@@ -3,8 +3,12 @@
 Headers: ``x-api-key``, ``anthropic-version`` (``2023-06-01``, or ``options.anthropic_version``),
 ``content-type: application/json``, plus ``network_config.extra_headers`` (e.g. ``anthropic-beta``).
 Options: ``anthropic_version`` (string), ``default_max_tokens`` (positive integer; replaces the per-model
-default of ``request.py``). How each OpenAI parameter is translated, dropped or refused is in
-``request.py``; answers in ``response.py``; streams in ``stream.py``; errors in ``errors.py``.
+default of ``request.py``). Parameters follow the rule shared by every native adapter
+(``providers/params.py``): mapped when Anthropic has an equivalent (the table in ``request.py``), else
+refused with 400 ``unsupported_parameter`` when honouring them would change what the answer contains
+(``n`` > 1, ``logprobs``, ``top_logprobs``, non-text ``modalities``, ``audio``, ``web_search_options``,
+non-function tools, unreadable content parts), else dropped (sampling and labelling parameters, names
+OpenAI does not define). Answers in ``response.py``; streams in ``stream.py``; errors in ``errors.py``.
 
 Helpers for adapters that host Anthropic models behind another envelope (Vertex: same body without
 ``model`` plus ``anthropic_version: "vertex-2023-10-16"``):

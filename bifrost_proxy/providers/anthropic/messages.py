@@ -7,9 +7,10 @@ user turns; consecutive turns of one role are merged into one turn, with ``tool_
 (Anthropic rejects a user turn whose tool results follow other content).
 
 Images: an http(s) URL becomes a ``url`` image source, a ``data:<type>;base64,`` URL a ``base64`` one.
-A ``file`` part holding a base64 PDF becomes a ``document`` block. Audio input and other part types are
-rejected with a 400 that names the field. Empty text is dropped (Anthropic rejects empty text blocks), and
-so is a turn left with no content at all.
+A ``file`` part holding a base64 PDF becomes a ``document`` block. Parts Anthropic cannot read (audio
+input, other part types, files by id, files other than PDF) are refused with 400 ``unsupported_parameter``
+naming the part, by the shared rule of ``providers/params.py``. Empty text is dropped (Anthropic rejects
+empty text blocks), and so is a turn left with no content at all.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 
 from bifrost_proxy.errors import BadRequest
+from bifrost_proxy.providers.params import unsupported, unsupported_part
 
 Block = dict[str, Any]
 
@@ -104,11 +106,8 @@ def _user_blocks(content: Any, path: str) -> list[Block]:
             blocks.append(_with_cache_control(_image(part.get("image_url"), ppath), part))
         elif kind == "file":
             blocks.append(_with_cache_control(_document(part.get("file"), ppath), part))
-        elif kind == "input_audio":
-            raise BadRequest(f"{ppath}: anthropic does not accept audio input", param=ppath)
         else:
-            raise BadRequest(f"{ppath}.type {kind!r} is not supported by anthropic "
-                             "(use text, image_url or file)", param=f"{ppath}.type")
+            raise unsupported_part(ppath, kind, "Anthropic", "text, image_url and PDF file parts")
     return blocks
 
 
@@ -125,12 +124,12 @@ def _image(image_url: Any, path: str) -> Block:
 def _document(file: Any, path: str) -> Block:
     data_url = file.get("file_data") if isinstance(file, dict) else None
     if not isinstance(data_url, str):
-        raise BadRequest(f"{path}.file: anthropic needs the file inline as file_data "
-                         "(a data: URL); file_id is not supported", param=f"{path}.file")
+        raise unsupported(f"{path}.file", f"{path}.file: Anthropic needs the file inline as file_data "
+                          "(a data: URL); file_id is not supported")
     media_type, data = _data_url(data_url, f"{path}.file.file_data")
     if media_type != "application/pdf":
-        raise BadRequest(f"{path}.file.file_data: anthropic accepts PDF documents only, not {media_type}",
-                         param=f"{path}.file.file_data")
+        raise unsupported(f"{path}.file.file_data",
+                          f"{path}.file.file_data: Anthropic accepts PDF documents only, not {media_type}")
     return {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
 
 

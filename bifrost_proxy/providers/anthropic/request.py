@@ -26,16 +26,19 @@ response_format json_schema                 a forced tool ``json_response`` whos
                                             schema; its input comes back as the message content
                                             (finish_reason "stop"), streamed as content deltas
 response_format json_object                 the same, with input_schema ``{"type": "object"}``
-response_format + tools                     400 (param response_format): the forced tool would hide
-                                            the client's tools
+response_format + tools                     400 ``unsupported_parameter`` (param response_format): the
+                                            forced tool would hide the client's tools
 user                                        ``metadata.user_id``
 top_k, thinking (Anthropic extensions)      passed through as given
-n > 1                                       400 (param n): Anthropic returns one choice per call
-logprobs, top_logprobs, presence_penalty,   dropped: Anthropic has no equivalent, and an answer
-frequency_penalty, seed, logit_bias,        without them is still a correct answer
-service_tier, store, metadata, modalities,
-audio, prediction, web_search_options
+functions / function_call (deprecated)      as tools / tool_choice
 ==========================================  ===========================================================
+
+Everything else follows the shared rule of ``providers/params.py``: ``n`` > 1, ``logprobs`` true,
+``top_logprobs``, non-text ``modalities``, ``audio``, ``web_search_options``, tools that are not
+functions and content parts Anthropic cannot read (``messages.py``) are answered with 400
+``unsupported_parameter`` naming the parameter; presence/frequency penalties, ``seed``, ``logit_bias``,
+``metadata``, ``store``, ``service_tier``, ``prediction``, ``prompt_cache_key``, ``safety_identifier``,
+``verbosity``, ``modalities: ["text"]``, ``logprobs: false`` and names OpenAI does not define are dropped.
 
 Default ``max_tokens`` when the client sets none (``options.default_max_tokens`` replaces the table):
 Claude 3 (Haiku, Sonnet, Opus) 4096; Claude 3.5 8192; Claude 3.7 and every Claude 4 or later model
@@ -56,6 +59,7 @@ from typing import Any
 from bifrost_proxy.errors import BadRequest
 from bifrost_proxy.providers.anthropic.messages import convert_messages
 from bifrost_proxy.providers.base import Call
+from bifrost_proxy.providers.params import reject_unsupported, tools_and_choice, unsupported
 
 # The forced tool that carries a response_format answer; response.py and stream.py turn it back into text.
 JSON_TOOL = "json_response"
@@ -63,6 +67,8 @@ THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
 MIN_THINKING_BUDGET = 1024
 ANSWER_ROOM = 4096  # tokens left for the answer when thinking raises the default max_tokens
 UNKNOWN_MODEL_MAX_TOKENS = 4096
+# the parameters of params.REJECTED that Anthropic can honour (response_format: as a forced tool)
+SUPPORTED = frozenset({"response_format"})
 # "claude-3-5-sonnet-20241022", "claude-3-opus@20240229", "anthropic.claude-3-7-sonnet-20250219-v1:0"
 _OLD_NAME = re.compile(r"claude-(\d+)(?:[-.](\d)(?!\d))?-(?:opus|sonnet|haiku)")
 # "claude-sonnet-4-20250514", "claude-opus-4-1-20250805", "claude-haiku-4-5@20251001"
@@ -91,9 +97,7 @@ def build_messages_body(call: Call, default_max: int | None = None) -> dict[str,
     per-model default of ``max_tokens``.
     """
     req = call.body
-    n = req.get("n")
-    if n is not None and n != 1:
-        raise BadRequest("anthropic returns one choice per request: 'n' must be 1", param="n")
+    reject_unsupported(req, SUPPORTED, "Anthropic")
     system, messages = convert_messages(req.get("messages"))
     body: dict[str, Any] = {"model": call.model, "max_tokens": 0}
     if system:
@@ -121,15 +125,12 @@ def build_messages_body(call: Call, default_max: int | None = None) -> dict[str,
 
 
 def _tools(req: dict[str, Any], body: dict[str, Any]) -> None:
-    tools = req.get("tools")
-    if tools is None and isinstance(req.get("functions"), list):  # the deprecated spelling
-        tools = [{"type": "function", "function": f} for f in req["functions"]]
-    choice = req.get("tool_choice", req.get("function_call") if tools is not None else None)
+    tools, choice = tools_and_choice(req)
     fmt = req.get("response_format")
     if fmt is not None and not (isinstance(fmt, dict) and fmt.get("type") == "text"):
         if tools:
-            raise BadRequest("anthropic cannot combine 'response_format' with 'tools'; drop one of them",
-                             param="response_format")
+            raise unsupported("response_format", "Anthropic cannot combine 'response_format' with 'tools' "
+                              "(it is honoured as a forced tool): drop one of them")
         body["tools"] = [_json_tool(fmt)]
         body["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
         return
@@ -149,8 +150,8 @@ def _tools(req: dict[str, Any], body: dict[str, Any]) -> None:
 
 def _tool(tool: Any, i: int) -> dict[str, Any]:
     function = tool.get("function") if isinstance(tool, dict) else None
-    if not isinstance(tool, dict) or tool.get("type", "function") != "function":
-        raise BadRequest(f"tools[{i}].type must be 'function' for anthropic", param=f"tools[{i}].type")
+    if not isinstance(tool, dict):  # a non-function type was refused by reject_unsupported
+        raise BadRequest(f"tools[{i}] must be an object", param=f"tools[{i}]")
     if not isinstance(function, dict) or not isinstance(function.get("name"), str):
         raise BadRequest(f"tools[{i}].function.name is required", param=f"tools[{i}].function.name")
     out: dict[str, Any] = {"name": function["name"]}
@@ -171,8 +172,7 @@ def _tool_choice(choice: Any) -> dict[str, Any] | None:
     if choice == "required":
         return {"type": "any"}
     name = None
-    if isinstance(choice, dict):
-        # {"type": "function", "function": {"name": N}}, or the deprecated function_call {"name": N}
+    if isinstance(choice, dict):  # {"type": "function", "function": {"name": N}}
         function = choice.get("function")
         name = function.get("name") if isinstance(function, dict) else choice.get("name")
     if not isinstance(name, str):

@@ -1,7 +1,8 @@
 """OpenAI chat request -> Bedrock Converse request body.
 
 https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html . What is dropped and
-what is refused is listed in the package docstring; every refusal is a 400 naming the offending field.
+what is refused is the rule every native adapter shares (``providers/params.py``); every refusal is a
+400 naming the offending field.
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import orjson
 
 from bifrost_proxy.errors import BadRequest
 from bifrost_proxy.providers.base import Call
+from bifrost_proxy.providers.params import (reject_unsupported, shown, tools_and_choice, unsupported,
+                                            unsupported_part)
 
-# Fields that only tune sampling or bookkeeping: Converse has no place for them, the answer's shape is the
-# same without them, so they are dropped.
-DROPPED = ("frequency_penalty", "presence_penalty", "logit_bias", "seed", "user", "metadata", "store",
-           "service_tier", "parallel_tool_calls", "prediction", "top_k", "web_search_options")
+# None of params.REJECTED: Converse returns one choice, no log probabilities, no audio, and has no JSON mode.
+SUPPORTED: frozenset[str] = frozenset()
 IMAGE_FORMATS = {"png": "png", "jpeg": "jpeg", "jpg": "jpeg", "gif": "gif", "webp": "webp"}
 # Anthropic's extended thinking on Bedrock: reasoning_effort -> thinking.budget_tokens (minimum 1024)
 THINKING_BUDGET = {"low": 1024, "medium": 4096, "high": 16384}
@@ -24,7 +25,7 @@ THINKING_HEADROOM = 4096  # maxTokens we set when thinking is on and the client 
 
 def converse_body(call: Call) -> dict[str, Any]:
     body = call.body
-    refuse_unsupported(body)
+    reject_unsupported(body, SUPPORTED, "Bedrock Converse")
     system, messages = translate_messages(body.get("messages"))
     out: dict[str, Any] = {"messages": messages}
     if system:
@@ -39,22 +40,6 @@ def converse_body(call: Call) -> dict[str, Any]:
     if inference:
         out["inferenceConfig"] = inference
     return out
-
-
-def refuse_unsupported(body: dict[str, Any]) -> None:
-    """Refuse what would change the answer the client parses (n choices, logprobs, JSON mode, audio)."""
-    n = body.get("n")
-    if n is not None and n != 1:
-        raise BadRequest("Bedrock returns one choice per request; n must be 1", param="n")
-    if body.get("logprobs") or body.get("top_logprobs"):
-        raise BadRequest("Bedrock Converse does not return log probabilities", param="logprobs")
-    fmt = body.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") not in (None, "text"):
-        raise BadRequest(f"response_format {fmt.get('type')!r} is not supported by Bedrock Converse; "
-                         "describe the JSON you want in the prompt or use a tool", param="response_format")
-    modalities = body.get("modalities")
-    if body.get("audio") is not None or (isinstance(modalities, list) and "audio" in modalities):
-        raise BadRequest("Bedrock Converse does not produce audio", param="modalities")
 
 
 def _text_of(content: Any, param: str) -> str:
@@ -74,14 +59,18 @@ def _text_of(content: Any, param: str) -> str:
 
 
 def _image_block(url: Any, param: str) -> dict[str, Any]:
+    if isinstance(url, str) and url.startswith(("http://", "https://")):
+        raise unsupported(param, "Bedrock cannot fetch image URLs; send the image inline as a base64 data URL "
+                                 "(data:image/png;base64,...)")
     if not isinstance(url, str) or not url.startswith("data:"):
-        raise BadRequest("Bedrock cannot fetch image URLs; send the image inline as a base64 data URL "
-                         "(data:image/png;base64,...)", param=param)
+        raise BadRequest("an image must be a base64 data URL (data:image/png;base64,...)", param=param)
     meta, comma, data = url[5:].partition(",")
     mime, _, encoding = meta.partition(";")
     fmt = IMAGE_FORMATS.get(mime.removeprefix("image/").lower()) if mime.startswith("image/") else None
-    if not comma or encoding.lower() != "base64" or fmt is None:
-        raise BadRequest("an image must be a base64 data URL of a png, jpeg, gif or webp image", param=param)
+    if not comma or encoding.lower() != "base64":
+        raise BadRequest("an image must be a base64 data URL (data:image/png;base64,...)", param=param)
+    if fmt is None:
+        raise unsupported(param, f"Bedrock Converse reads png, jpeg, gif and webp images, not {shown(mime)}")
     # JSON carries a blob as base64 text: the client's base64 goes through untouched
     return {"image": {"format": fmt, "source": {"bytes": data}}}
 
@@ -102,8 +91,7 @@ def _user_content(content: Any, param: str) -> list[dict[str, Any]]:
             url = image.get("url") if isinstance(image, dict) else image
             blocks.append(_image_block(url, f"{param}[{j}].image_url.url"))
         else:
-            raise BadRequest(f"content part type {kind!r} is not supported by Bedrock Converse "
-                             "(text and base64 images are)", param=f"{param}[{j}]")
+            raise unsupported_part(f"{param}[{j}]", kind, "Bedrock Converse", "text and base64 image_url parts")
     return blocks
 
 
@@ -182,17 +170,16 @@ def inference_config(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def tool_config(body: dict[str, Any]) -> dict[str, Any] | None:
-    tools = body.get("tools")
-    choice = body.get("tool_choice")
+    tools, choice = tools_and_choice(body)
     if not tools or choice == "none":
         return None  # "none": the model must not call a tool, so it is not told about any
     if not isinstance(tools, list):
         raise BadRequest("tools must be a list", param="tools")
     specs = []
     for i, tool in enumerate(tools):
-        fn = tool.get("function") if isinstance(tool, dict) and tool.get("type", "function") == "function" else None
+        fn = tool.get("function") if isinstance(tool, dict) else None  # other types: reject_unsupported
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise BadRequest("only function tools with a name are supported by Bedrock Converse", param=f"tools[{i}]")
+            raise BadRequest("a tool needs a function with a name", param=f"tools[{i}].function.name")
         spec: dict[str, Any] = {"name": fn["name"],
                                 "inputSchema": {"json": fn.get("parameters") or {"type": "object", "properties": {}}}}
         if fn.get("description"):

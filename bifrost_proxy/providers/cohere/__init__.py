@@ -31,13 +31,15 @@ response_format json_schema                 ``{"type": "json_object", "json_sche
 stream, stream_options.include_usage        ``stream: true``; usage is always in ``message-end``
 ==========================================  ===========================================================
 
-Drop or reject: a parameter Cohere has no equivalent for is **dropped** when an answer made without it
-is still a correct answer to the request (``logprobs``, ``top_logprobs``, ``logit_bias``,
+Map, drop or reject: the rule every native adapter shares (``providers/params.py``). A parameter Cohere
+has no equivalent for is **rejected** with 400 ``unsupported_parameter`` naming it when honouring it
+would change what the answer contains (``n`` > 1, ``logprobs`` true, ``top_logprobs``, non-text
+``modalities``, ``audio``, ``web_search_options``, content parts other than text and images, tools that
+are not functions), and **dropped** when it only tunes sampling or labels the call (``logit_bias``,
 ``parallel_tool_calls``, ``user``, ``metadata``, ``store``, ``service_tier``, ``prediction``,
-``reasoning_effort``, ``web_search_options``, message ``name``), and **rejected** with a 400 naming it
-when the client would get a different kind of answer than it asked for: ``n`` > 1, ``modalities`` with
-``audio``, content parts other than text and images (audio, files), tools that are not functions, and
-the ``function`` role. The same rule holds for the other translated wire types (anthropic).
+``prompt_cache_key``, ``safety_identifier``, ``verbosity``, ``reasoning_effort``, ``modalities:
+["text"]``, ``logprobs: false``, message ``name``), as are names OpenAI does not define. The deprecated
+``function`` role is a 400: it carries no tool call id, which Cohere needs.
 
 Answers: see ``response.py`` (non-stream), ``stream.py`` (the event table) and ``embeddings.py``.
 Finish reasons COMPLETE and STOP_SEQUENCE -> ``stop``, MAX_TOKENS -> ``length``, TOOL_CALL ->

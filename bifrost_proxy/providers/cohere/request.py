@@ -1,7 +1,8 @@
 """OpenAI chat request -> Cohere v2 chat request body (https://docs.cohere.com/reference/chat).
 
-The mapping table and the drop-or-reject rule are in the package docstring (``cohere/__init__.py``).
-Every ``BadRequest`` raised here names the parameter the client has to change.
+The mapping table is in the package docstring (``cohere/__init__.py``); what is dropped or refused is the
+rule every native adapter shares (``providers/params.py``). Every ``BadRequest`` raised here names the
+parameter the client has to change.
 """
 from __future__ import annotations
 
@@ -9,22 +10,20 @@ from typing import Any
 
 from bifrost_proxy.errors import BadRequest
 from bifrost_proxy.providers.base import Call
+from bifrost_proxy.providers.params import reject_unsupported, tools_and_choice, unsupported_part
 
 # OpenAI field -> Cohere field, passed as given (Cohere checks the ranges and answers 400 itself)
 RENAMED = (("temperature", "temperature"), ("top_p", "p"), ("top_k", "k"), ("seed", "seed"),
            ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty"))
 TOOL_CHOICES = {"auto": None, "none": "NONE", "required": "REQUIRED"}
+# the parameters of params.REJECTED that Cohere honours (response_format: json_object, with a schema)
+SUPPORTED = frozenset({"response_format"})
 
 
 def build_chat_body(call: Call) -> dict[str, Any]:
     """The ``/v2/chat`` body for ``call``; raises ``BadRequest`` for what Cohere cannot answer."""
     req = call.body
-    n = req.get("n")
-    if n is not None and n != 1:
-        raise BadRequest("cohere returns one choice per request: 'n' must be 1", param="n")
-    modalities = req.get("modalities")
-    if isinstance(modalities, list) and "audio" in modalities:
-        raise BadRequest("cohere cannot answer with audio: drop 'audio' from 'modalities'", param="modalities")
+    reject_unsupported(req, SUPPORTED, "Cohere")
     body: dict[str, Any] = {"model": call.model, "messages": convert_messages(req.get("messages"))}
     for ours, theirs in RENAMED:
         if req.get(ours) is not None:
@@ -108,7 +107,7 @@ def _user_content(content: Any, where: str) -> str | list[dict[str, Any]]:
             out.append({"type": "text", "text": _part_text(part, at)})
         else:
             kind = part.get("type") if isinstance(part, dict) else None
-            raise BadRequest(f"'{at}': cohere takes text and image_url parts, not {kind!r}", param=at)
+            raise unsupported_part(at, kind, "Cohere", "text and image_url parts")
     return out
 
 
@@ -152,10 +151,7 @@ def _stop(req: dict[str, Any], body: dict[str, Any]) -> None:
 
 
 def _tools(req: dict[str, Any], body: dict[str, Any]) -> None:
-    tools = req.get("tools")
-    if tools is None and isinstance(req.get("functions"), list):  # the deprecated spelling
-        tools = [{"type": "function", "function": f} for f in req["functions"]]
-    choice = req.get("tool_choice", req.get("function_call"))
+    tools, choice = tools_and_choice(req)
     if not tools:
         return  # tool_choice without tools means nothing; Cohere would reject REQUIRED without tools
     if not isinstance(tools, list):
@@ -183,8 +179,8 @@ def _tools(req: dict[str, Any], body: dict[str, Any]) -> None:
 
 
 def _tool(tool: Any, where: str) -> dict[str, Any]:
-    if not isinstance(tool, dict) or tool.get("type", "function") != "function":
-        raise BadRequest(f"'{where}.type' must be 'function' for cohere", param=f"{where}.type")
+    if not isinstance(tool, dict):  # a type other than function was refused by reject_unsupported
+        raise BadRequest(f"'{where}' must be an object", param=where)
     function = tool.get("function")
     if not isinstance(function, dict) or not isinstance(function.get("name"), str):
         raise BadRequest(f"'{where}.function.name' is required", param=f"{where}.function.name")

@@ -15,17 +15,19 @@ Request translation (``request.py``, ``contents.py``):
   (Files-API URIs, YouTube, public URLs on newer models) and answers 400 for the rest.
   ``input_audio`` and ``file`` (``file_data`` only) become ``inlineData`` too.
 - tools -> ``tools[{functionDeclarations}]`` with the JSON Schema sent as ``parametersJsonSchema``;
-  tool_choice auto/none/required/{function} -> ``functionCallingConfig`` AUTO/NONE/ANY/ANY+allowedFunctionNames.
-- generationConfig: temperature, top_p, stop, max_completion_tokens (else max_tokens), n (candidateCount),
-  seed, presence/frequency penalties; response_format json_object -> responseMimeType application/json,
-  json_schema -> responseJsonSchema; reasoning_effort none/minimal/low/medium/high -> thinkingBudget
-  0/1024/1024/8192/24576, with ``includeThoughts`` on unless thinking is off.
-- Unsupported parameters, one rule: a parameter whose silent loss would change what the client gets back
-  (logprobs, top_logprobs, logit_bias, audio, non-text modalities, legacy functions/function_call,
-  web_search_options, non-function tools, token-id embedding input) is answered with 400
-  ``unsupported_parameter`` naming it; a parameter that only tunes or labels the call (user, metadata,
-  store, service_tier, parallel_tool_calls, prompt_cache_key, safety_identifier, prediction, verbosity)
-  is dropped, as are names OpenAI does not define.
+  tool_choice auto/none/required/{function} -> ``functionCallingConfig`` AUTO/NONE/ANY/ANY+allowedFunctionNames;
+  the deprecated functions / function_call are read as tools / tool_choice.
+- generationConfig: temperature, top_p, top_k (extension), stop, max_completion_tokens (else max_tokens),
+  n (candidateCount), seed, presence/frequency penalties; response_format json_object -> responseMimeType
+  application/json, json_schema -> responseJsonSchema; reasoning_effort none/minimal/low/medium/high ->
+  thinkingBudget 0/1024/1024/8192/24576, with ``includeThoughts`` on unless thinking is off.
+- Everything else follows the rule every native adapter shares (``providers/params.py``): what would
+  change what the answer contains and Gemini cannot honour (``logprobs`` true, ``top_logprobs``,
+  non-text ``modalities``, ``audio``, ``web_search_options``, non-function tools, unreadable content
+  parts) is answered with 400 ``unsupported_parameter`` naming it; what only tunes or labels the call
+  (``logit_bias``, ``user``, ``metadata``, ``store``, ``service_tier``, ``parallel_tool_calls``,
+  ``prediction``, ``prompt_cache_key``, ``safety_identifier``, ``verbosity``, ``modalities: ["text"]``,
+  ``logprobs: false``) is dropped, as are names OpenAI does not define.
 
 Response translation (``response.py``, ``stream.py``): text parts -> ``content``, thought parts ->
 ``reasoning_content``, ``functionCall`` parts -> ``tool_calls`` with generated ids (a ``thoughtSignature``

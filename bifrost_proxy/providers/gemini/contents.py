@@ -3,7 +3,9 @@
 https://ai.google.dev/api/caching#Content : a conversation is a list of ``{"role": "user"|"model",
 "parts": [...]}``. System and developer messages become the one ``systemInstruction`` (Gemini has no
 system turns), tool results become ``functionResponse`` parts of a user turn, and the assistant's
-``tool_calls`` become ``functionCall`` parts of a model turn.
+``tool_calls`` become ``functionCall`` parts of a model turn. User content parts Gemini cannot read
+(a ``file`` by id, a part type other than text, image_url, input_audio or file) are refused with 400
+``unsupported_parameter`` naming the part, by the shared rule of ``providers/params.py``.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import orjson
 
 from bifrost_proxy.errors import BadRequest
+from bifrost_proxy.providers.params import unsupported, unsupported_part
 
 # OpenAI's input_audio formats -> media types Gemini accepts for inlineData.
 AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3", "flac": "audio/flac", "aac": "audio/aac",
@@ -97,11 +100,11 @@ def _user_parts(content: Any, where: str) -> list[dict[str, Any]]:
         elif kind == "file":
             file = item.get("file") or {}
             if not isinstance(file.get("file_data"), str):
-                raise BadRequest(f"{at}.file: only file_data (a base64 data URL) is supported by the gemini "
-                                 "wire type, not file_id", param=at)
+                raise unsupported(f"{at}.file", f"{at}.file: Gemini needs the file inline as file_data (a base64 data "
+                                  "URL); file_id is not supported")
             parts.append(_media_part(file["file_data"], at, "application/pdf"))
         else:
-            raise BadRequest(f"{at}.type must be text, image_url, input_audio or file", param=at)
+            raise unsupported_part(at, kind, "Gemini", "text, image_url, input_audio and file parts")
     return parts
 
 

@@ -1,7 +1,7 @@
 """An OpenAI chat request -> a Gemini ``GenerateContentRequest`` body (https://ai.google.dev/api/generate-content).
 
-Which OpenAI parameters are translated, dropped or rejected is listed in the package docstring; the
-tables below are that list in code, and a test holds them to it.
+Which OpenAI parameters are translated is listed in the package docstring and in ``SAMPLING`` below;
+what is dropped or refused is the rule every native adapter shares (``providers/params.py``).
 """
 from __future__ import annotations
 
@@ -10,29 +10,21 @@ from typing import Any
 from bifrost_proxy.errors import BadRequest
 from bifrost_proxy.providers.base import Call
 from bifrost_proxy.providers.gemini.contents import build_contents
+from bifrost_proxy.providers.params import reject_unsupported, tools_and_choice
 
 # OpenAI name -> generationConfig name, for values passed through unchanged.
 SAMPLING = {
     "temperature": "temperature",
     "top_p": "topP",
+    "top_k": "topK",  # an extension name (Anthropic's and Cohere's), mapped where Gemini has it
     "seed": "seed",
     "presence_penalty": "presencePenalty",
     "frequency_penalty": "frequencyPenalty",
     "n": "candidateCount",
 }
-# Tuning and labelling fields with no Gemini counterpart: the answer means the same without them.
-DROPPED = frozenset({"user", "metadata", "store", "service_tier", "parallel_tool_calls", "prompt_cache_key",
-                     "prompt_cache_retention", "safety_identifier", "prediction", "verbosity", "stream_options"})
-# Fields whose silent loss would change what the client gets back: answered with 400.
-REJECTED = {
-    "logprobs": "log probabilities are not translated for the gemini wire type",
-    "top_logprobs": "log probabilities are not translated for the gemini wire type",
-    "logit_bias": "Gemini has no logit bias",
-    "audio": "audio output is not translated for the gemini wire type",
-    "functions": "the legacy functions field is not supported; send tools",
-    "function_call": "the legacy function_call field is not supported; send tool_choice",
-    "web_search_options": "web search is not translated for the gemini wire type",
-}
+# the parameters of params.REJECTED that Gemini honours: n as candidateCount, response_format as
+# responseMimeType / responseJsonSchema
+SUPPORTED = frozenset({"n", "response_format"})
 # https://ai.google.dev/gemini-api/docs/thinking : thinkingBudget in tokens; 0 turns thinking off.
 THINKING_BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
 TOOL_CHOICE_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
@@ -41,32 +33,22 @@ TOOL_CHOICE_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 def build_generate_body(call: Call) -> dict[str, Any]:
     """The upstream body for ``call``; raises ``BadRequest`` for a field Gemini cannot honour."""
     body = call.body
-    _reject_unsupported(body)
+    reject_unsupported(body, SUPPORTED, "Gemini")
     system, contents = build_contents(body.get("messages"))
     out: dict[str, Any] = {"contents": contents}
     if system is not None:
         out["systemInstruction"] = system
-    tools = _tools(body.get("tools"))
-    if tools:
-        out["tools"] = tools
-    tool_config = _tool_config(body.get("tool_choice"))
+    tools, choice = tools_and_choice(body)
+    declarations = _tools(tools)
+    if declarations:
+        out["tools"] = declarations
+    tool_config = _tool_config(choice)
     if tool_config:
         out["toolConfig"] = tool_config
     config = generation_config(body)
     if config:
         out["generationConfig"] = config
     return out
-
-
-def _reject_unsupported(body: dict[str, Any]) -> None:
-    for name, why in REJECTED.items():
-        value = body.get(name)
-        if value not in (None, False, {}, []):
-            raise BadRequest(f"{name}: {why}", param=name, code="unsupported_parameter")
-    modalities = body.get("modalities")
-    if isinstance(modalities, list) and any(m != "text" for m in modalities):
-        raise BadRequest("modalities: only text output is translated for the gemini wire type",
-                         param="modalities", code="unsupported_parameter")
 
 
 def generation_config(body: dict[str, Any]) -> dict[str, Any]:
@@ -119,10 +101,10 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         raise BadRequest("tools must be a list", param="tools")
     declarations = []
     for i, tool in enumerate(tools):
-        fn = tool.get("function") if isinstance(tool, dict) and tool.get("type") == "function" else None
+        # a type other than function was refused by reject_unsupported
+        fn = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise BadRequest(f"tools[{i}]: only function tools with a name are supported by the gemini wire type",
-                             param=f"tools[{i}]")
+            raise BadRequest(f"tools[{i}].function.name is required", param=f"tools[{i}].function.name")
         decl: dict[str, Any] = {"name": fn["name"]}
         if fn.get("description"):
             decl["description"] = fn["description"]

@@ -176,7 +176,7 @@ def test_pdf_file_becomes_a_document_and_cache_control_is_kept():
     ({"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}, "messages[0].content[1]"),
     ({"type": "file", "file": {"file_id": "file-1"}}, "messages[0].content[1].file"),
     ({"type": "file", "file": {"file_data": "data:text/plain;base64,aGk="}}, "messages[0].content[1].file.file_data"),
-    ({"type": "video"}, "messages[0].content[1].type"),
+    ({"type": "video"}, "messages[0].content[1]"),
     ({"type": "text", "text": 5}, "messages[0].content[1].text"),
 ])
 def test_unsupported_content_is_a_400_naming_the_field(part, param):
@@ -242,11 +242,22 @@ def test_max_tokens_from_the_client_and_the_option():
     assert bad_param(max_completion_tokens="10") == "max_completion_tokens"
 
 
-def test_n_above_one_is_refused_and_other_unsupported_parameters_are_dropped():
-    assert bad_param(n=2) == "n"
-    body = body_of(n=1, logprobs=True, top_logprobs=3, presence_penalty=0.5, frequency_penalty=0.5, seed=7,
+@pytest.mark.parametrize("kwargs, param", [
+    ({"n": 2}, "n"), ({"logprobs": True}, "logprobs"), ({"top_logprobs": 3}, "top_logprobs"),
+    ({"modalities": ["text", "audio"]}, "modalities"), ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+    ({"web_search_options": {}}, "web_search_options"),
+])
+def test_parameters_that_change_the_answer_are_refused(kwargs, param):
+    with pytest.raises(BadRequest) as info:
+        body_of(**kwargs)
+    assert (info.value.param, info.value.code) == (param, "unsupported_parameter")
+
+
+def test_tuning_and_labelling_parameters_are_dropped():
+    body = body_of(n=1, logprobs=False, top_logprobs=0, presence_penalty=0.5, frequency_penalty=0.5, seed=7,
                    logit_bias={"1": 2}, service_tier="auto", store=True, metadata={"a": "b"}, modalities=["text"],
-                   prediction={"type": "content", "content": "x"}, user="user-42")
+                   prediction={"type": "content", "content": "x"}, prompt_cache_key="k", safety_identifier="s",
+                   verbosity="low", user="user-42")
     assert set(body) == {"model", "max_tokens", "messages", "metadata"}
     assert body["metadata"] == {"user_id": "user-42"}
 

@@ -45,19 +45,22 @@ def test_http_image_url_is_refused_naming_the_field():
             {"type": "text", "text": "x"}, {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}])
     assert err.value.status == 400
     assert err.value.param == "messages[0].content[1].image_url.url"
-    assert "cannot fetch" in err.value.message
+    assert err.value.code == "unsupported_parameter" and "cannot fetch" in err.value.message
 
 
-@pytest.mark.parametrize("url", ["data:image/tiff;base64,AAAA", "data:image/png,AAAA", "data:text/plain;base64,AA"])
-def test_unsupported_data_urls_are_refused(url):
-    with pytest.raises(BadRequest, match="png, jpeg, gif or webp"):
+@pytest.mark.parametrize("url, code", [("data:image/tiff;base64,AAAA", "unsupported_parameter"),
+                                       ("data:text/plain;base64,AA", "unsupported_parameter"),
+                                       ("data:image/png,AAAA", None)])
+def test_unsupported_or_malformed_data_urls_are_refused(url, code):
+    with pytest.raises(BadRequest) as err:
         body(messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}])
+    assert (err.value.param, err.value.code) == ("messages[0].content[0].image_url.url", code)
 
 
 def test_other_content_parts_are_refused():
     with pytest.raises(BadRequest) as err:
         body(messages=[{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}])
-    assert err.value.param == "messages[0].content[0]"
+    assert (err.value.param, err.value.code) == ("messages[0].content[0]", "unsupported_parameter")
 
 
 def test_tools_and_tool_choice():
@@ -80,7 +83,10 @@ def test_tools_and_tool_choice():
     assert err.value.param == "tool_choice"
     with pytest.raises(BadRequest) as err:
         body(tools=[{"type": "code_interpreter"}])
-    assert err.value.param == "tools[0]"
+    assert (err.value.param, err.value.code) == ("tools[0].type", "unsupported_parameter")
+    out = body(functions=[{"name": "now"}], function_call={"name": "now"})
+    assert out["toolConfig"]["toolChoice"] == {"tool": {"name": "now"}}
+    assert out["toolConfig"]["tools"][0]["toolSpec"]["name"] == "now"
 
 
 def test_assistant_tool_calls_and_tool_results_round_trip():
@@ -150,22 +156,27 @@ def test_reasoning_effort_is_dropped_elsewhere():
 def test_sampling_and_bookkeeping_params_are_dropped():
     out = body(frequency_penalty=0.5, presence_penalty=0.1, seed=3, user="u1", logit_bias={"1": 2},
                parallel_tool_calls=False, store=True, metadata={"a": "b"}, stream=True,
-               stream_options={"include_usage": True}, fallbacks=["x/y"], n=1, response_format={"type": "text"})
+               stream_options={"include_usage": True}, fallbacks=["x/y"], n=1, response_format={"type": "text"},
+               top_k=5, prediction={"type": "content", "content": "x"}, service_tier="auto", verbosity="low",
+               prompt_cache_key="k", safety_identifier="s", logprobs=False, modalities=["text"])
     assert out == {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
 
 
 @pytest.mark.parametrize("fields,param", [
     ({"n": 2}, "n"),
     ({"logprobs": True}, "logprobs"),
-    ({"top_logprobs": 3}, "logprobs"),
+    ({"top_logprobs": 3}, "top_logprobs"),
     ({"response_format": {"type": "json_object"}}, "response_format"),
     ({"response_format": {"type": "json_schema", "json_schema": {}}}, "response_format"),
     ({"modalities": ["text", "audio"]}, "modalities"),
+    ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+    ({"web_search_options": {}}, "web_search_options"),
 ])
 def test_shape_changing_params_are_refused(fields, param):
     with pytest.raises(BadRequest) as err:
         body(**fields)
     assert err.value.param == param and err.value.status == 400
+    assert err.value.code == "unsupported_parameter"
 
 
 @pytest.mark.parametrize("messages,param", [

@@ -122,7 +122,11 @@ def test_stop_string_and_max_completion_tokens_wins() -> None:
 
 @pytest.mark.parametrize("fields,param", [
     ({"n": 2}, "n"),
+    ({"logprobs": True}, "logprobs"),
+    ({"top_logprobs": 3}, "top_logprobs"),
     ({"modalities": ["text", "audio"]}, "modalities"),
+    ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+    ({"web_search_options": {}}, "web_search_options"),
     ({"max_tokens": 0}, "max_tokens"),
     ({"max_completion_tokens": "many"}, "max_completion_tokens"),
     ({"stop": [1]}, "stop"),
@@ -140,9 +144,10 @@ def test_what_cohere_cannot_answer_is_a_400_naming_the_parameter(fields: dict[st
 
 
 def test_parameters_without_an_equivalent_are_dropped() -> None:
-    body = chat(n=1, logprobs=True, top_logprobs=3, logit_bias={"1": 5}, parallel_tool_calls=False, user="u1",
+    body = chat(n=1, logprobs=False, top_logprobs=0, logit_bias={"1": 5}, parallel_tool_calls=False, user="u1",
                 metadata={"a": "b"}, store=True, service_tier="auto", reasoning_effort="low",
-                prediction={"type": "content", "content": "x"})
+                prediction={"type": "content", "content": "x"}, modalities=["text"], prompt_cache_key="k",
+                safety_identifier="s", verbosity="low")
     assert body == {"model": "command-r-plus", "messages": [{"role": "user", "content": "hi"}]}
 
 

@@ -8,7 +8,8 @@ from bifrost_proxy.config.load import parse_config
 from bifrost_proxy.errors import BadRequest
 from bifrost_proxy.providers.base import Call, Endpoint
 from bifrost_proxy.providers.gemini import ADAPTER
-from bifrost_proxy.providers.gemini.request import DROPPED, REJECTED, build_generate_body
+from bifrost_proxy.providers.gemini.request import SUPPORTED, build_generate_body
+from bifrost_proxy.providers.params import DROPPED, REJECTED
 
 
 def body_for(**fields):
@@ -190,26 +191,47 @@ def test_unknown_reasoning_effort_is_rejected():
         body_for(reasoning_effort="extreme")
 
 
-@pytest.mark.parametrize("name", sorted(REJECTED))
+@pytest.mark.parametrize("name", sorted(REJECTED - SUPPORTED))
 def test_parameters_that_would_change_the_answer_are_rejected(name):
-    value = {"logprobs": True, "top_logprobs": 2, "logit_bias": {"1": 5}, "audio": {"voice": "x"},
-             "functions": [{"name": "f"}], "function_call": "auto", "web_search_options": {"a": 1}}[name]
+    value = {"logprobs": True, "top_logprobs": 2, "audio": {"voice": "x"}, "modalities": ["text", "audio"],
+             "web_search_options": {}}[name]
     with pytest.raises(BadRequest) as info:
         body_for(**{name: value})
     assert info.value.param == name and info.value.code == "unsupported_parameter"
 
 
-def test_audio_modalities_are_rejected_text_is_fine():
+def test_non_function_tools_and_unreadable_parts_are_rejected():
+    with pytest.raises(BadRequest) as info:
+        body_for(tools=[{"type": "custom", "custom": {"name": "grammar"}}])
+    assert (info.value.param, info.value.code) == ("tools[0].type", "unsupported_parameter")
+    with pytest.raises(BadRequest) as info:
+        body_for(messages=[{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-1"}}]}])
+    assert (info.value.param, info.value.code) == ("messages[0].content[0].file", "unsupported_parameter")
+    with pytest.raises(BadRequest) as info:
+        body_for(messages=[{"role": "user", "content": [{"type": "video_url", "video_url": "x"}]}])
+    assert (info.value.param, info.value.code) == ("messages[0].content[0]", "unsupported_parameter")
+
+
+def test_text_modalities_are_fine():
     assert body_for(modalities=["text"]) == body_for()
-    with pytest.raises(BadRequest):
-        body_for(modalities=["text", "audio"])
 
 
 def test_tuning_and_label_parameters_are_dropped():
-    values = {name: "x" for name in DROPPED}
+    values = {name: "x" for name in DROPPED if name not in ("seed", "presence_penalty", "frequency_penalty",
+                                                             "reasoning_effort")}
     values.update(parallel_tool_calls=False, stream_options={"include_usage": True}, metadata={"a": "b"},
-                  logprobs=False, fallbacks=["openai/gpt-4o"], stream=True)
+                  logit_bias={"1": 5}, logprobs=False, top_logprobs=0, fallbacks=["openai/gpt-4o"], stream=True)
     assert body_for(**values) == body_for()
+
+
+def test_deprecated_functions_are_tools():
+    out = body_for(functions=[{"name": "f", "parameters": {"type": "object"}}], function_call={"name": "f"})
+    assert out["tools"] == [{"functionDeclarations": [{"name": "f", "parametersJsonSchema": {"type": "object"}}]}]
+    assert out["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}}
+
+
+def test_top_k_extension_becomes_top_k():
+    assert body_for(top_k=40)["generationConfig"] == {"topK": 40}
 
 
 def test_build_request_urls_and_headers():
