@@ -12,12 +12,17 @@ tool-call-start    ``delta: {"tool_calls": [{index, id, type, function: {name, a
 tool-call-delta    ``delta: {"tool_calls": [{index, function: {arguments: fragment}}]}``
 message-end        ``delta: {}`` with ``finish_reason``; then, with ``stream_options.include_usage``, a
                    ``choices: []`` chunk with ``usage``; then ``data: [DONE]``. finish_reason ERROR or
-                   TIMEOUT raises instead (the relay ends the stream with one error event, no [DONE]).
+                   TIMEOUT is an error instead (the relay ends the stream with one error event, no [DONE]).
 content-start/end, tool-call-end, citation-start/end, debug, unknown types: nothing
 =================  =====================================================================================
 
 Every chunk has the same ``id`` and ``created`` and carries the upstream model name. A stream that ends
 before ``message-end`` raises ``UpstreamError`` from ``finish()``.
+
+An error event, a failed ``message-end`` or garbage ends the stream with a ``GatewayError``. Frames
+translated before it in the same read are still returned and the error is kept in ``error`` (the
+``StreamDecoder`` convention of ``providers/base.py``): the relay writes them, then fails the stream with
+it. Later ``feed()`` calls return nothing and ``finish()`` raises it.
 """
 from __future__ import annotations
 
@@ -26,24 +31,25 @@ from typing import Any
 
 import orjson
 
-from bifrost_proxy.errors import UpstreamError
+from bifrost_proxy.errors import GatewayError, UpstreamError
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, Call
 from bifrost_proxy.providers.cohere.errors import event_error
 from bifrost_proxy.providers.cohere.response import completion_id, finish_reason, openai_usage
-from bifrost_proxy.sse.decode import SSEDecoder
+from bifrost_proxy.sse.decode import SSEDecoder, SSEEvent
 from bifrost_proxy.sse.encode import DONE_FRAME, data_frame
 
 
 class CohereStreamDecoder:
-    """``feed(bytes) -> frames``; ``done`` once ``[DONE]`` is out. Raises ``GatewayError`` on upstream
-    failures, garbage, and (in ``finish()``) a stream cut before ``message-end``."""
+    """``feed(bytes) -> frames``; ``done`` once ``[DONE]`` is out. Upstream failures and garbage go to
+    ``error`` (see the module docstring); ``finish()`` raises it, or a stream cut before ``message-end``."""
 
-    __slots__ = ("_sse", "done", "media_type", "_model", "_id", "_created", "_with_usage", "_tool_index",
+    __slots__ = ("_sse", "done", "error", "media_type", "_model", "_id", "_created", "_with_usage", "_tool_index",
                  "_hidden", "_started")
 
     def __init__(self, call: Call) -> None:
         self._sse = SSEDecoder()
         self.done = False
+        self.error: GatewayError | None = None
         self.media_type = SSE_MEDIA_TYPE
         self._model = call.model
         self._id: str | None = None
@@ -55,37 +61,54 @@ class CohereStreamDecoder:
         self._started = False
 
     def feed(self, data: bytes) -> list[bytes]:
-        if self.done:
+        if self.done or self.error is not None:
             return []
         return self._frames(self._sse.feed(data))
 
     def finish(self) -> list[bytes]:
-        frames = [] if self.done else self._frames(self._sse.finish())
+        if self.error is not None:
+            raise self.error
+        if self.done:
+            return []
+        frames = self._frames(self._sse.finish())
+        if self.error is not None:
+            raise self.error
         if not self.done:
             raise UpstreamError("the upstream closed the stream before it was complete (no message-end); "
                                 "the answer is cut short", code="stream_incomplete")
         return frames
 
-    def _frames(self, events: list) -> list[bytes]:
+    def _frames(self, events: list[SSEEvent]) -> list[bytes]:
+        """Frames for whole events; a bad event ends the batch and is kept in ``error`` so the frames
+        before it in the same read are still delivered."""
         frames: list[bytes] = []
         for event in events:
             if self.done:
                 break  # anything after message-end (Cohere's SDKs accept a [DONE]) is not ours to relay
-            if event.data == b"[DONE]":
-                continue
+            mark = len(frames)
             try:
-                obj = orjson.loads(event.data)
-            except orjson.JSONDecodeError:
-                raise UpstreamError("the upstream sent a malformed stream event (not JSON)",
-                                    code="malformed_upstream_event") from None
-            if not isinstance(obj, dict):
-                raise UpstreamError("the upstream sent a malformed stream event (not an object)",
-                                    code="malformed_upstream_event")
-            kind = obj.get("type") or event.event
-            if event.event == "error" or (kind is None and "message" in obj):
-                raise event_error(obj)
-            self._event(kind, obj, frames)
+                self._translate(event, frames)
+            except GatewayError as exc:
+                del frames[mark:]  # never half an event
+                self.error = exc
+                break
         return frames
+
+    def _translate(self, event: SSEEvent, frames: list[bytes]) -> None:
+        if event.data == b"[DONE]":
+            return
+        try:
+            obj = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("the upstream sent a malformed stream event (not JSON)",
+                                code="malformed_upstream_event") from None
+        if not isinstance(obj, dict):
+            raise UpstreamError("the upstream sent a malformed stream event (not an object)",
+                                code="malformed_upstream_event")
+        kind = obj.get("type") or event.event
+        if event.event == "error" or (kind is None and "message" in obj):
+            raise event_error(obj)
+        self._event(kind, obj, frames)
 
     def _event(self, kind: Any, obj: dict[str, Any], frames: list[bytes]) -> None:
         message = _get(obj, "delta", "message")

@@ -6,6 +6,11 @@ delta with id, name and all its arguments). Gemini streams have no terminal even
 repeat ``finishReason`` on every event, so the finish chunk(s), the usage chunk and ``[DONE]`` are
 written when the upstream closes cleanly: then every candidate must have said why it finished, or the
 stream was cut short and ``finish()`` raises.
+
+An error event, a blocked prompt or garbage ends the stream with a ``GatewayError``. Frames translated
+before it in the same read are still returned and the error is kept in ``error`` (the ``StreamDecoder``
+convention of ``providers/base.py``): the relay writes them, then fails the stream with it. Later
+``feed()`` calls return nothing and ``finish()`` raises it.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from bifrost_proxy.errors import UpstreamError
+from bifrost_proxy.errors import GatewayError, UpstreamError
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, Call
 from bifrost_proxy.providers.gemini.errors import google_error
 from bifrost_proxy.providers.gemini.response import check_prompt_feedback, finish_reason, new_token, split_parts, usage
@@ -35,10 +40,11 @@ class GeminiStreamDecoder:
     """Sans-IO: ``feed(bytes)`` and ``finish()`` return whole SSE frames for the client.
 
     ``token`` and ``created`` fix the completion id and timestamp (tests replay a recording with them).
+    ``error`` holds the failure that ended the stream, once one did (see the module docstring).
     """
 
     __slots__ = ("_sse", "_call", "_model", "_id", "_token", "_created", "_choices", "_usage", "_include_usage",
-                 "_calls", "done", "media_type")
+                 "_calls", "done", "error", "media_type")
 
     def __init__(self, call: Call, *, token: str | None = None, created: int | None = None) -> None:
         self._sse = SSEDecoder()
@@ -53,22 +59,22 @@ class GeminiStreamDecoder:
         self._include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         self._calls = 0
         self.done = False
+        self.error: GatewayError | None = None
         self.media_type = SSE_MEDIA_TYPE
 
     def feed(self, data: bytes) -> list[bytes]:
-        if self.done:
+        if self.done or self.error is not None:
             return []
-        frames: list[bytes] = []
-        for event in self._sse.feed(data):
-            frames.extend(self._event(event))
-        return frames
+        return self._frames(self._sse.feed(data))
 
     def finish(self) -> list[bytes]:
+        if self.error is not None:
+            raise self.error
         if self.done:
             return []
-        frames: list[bytes] = []
-        for event in self._sse.finish():
-            frames.extend(self._event(event))
+        frames = self._frames(self._sse.finish())
+        if self.error is not None:
+            raise self.error
         if not self._choices or any(c.finish is None for c in self._choices.values()):
             raise UpstreamError("the upstream closed the stream before the answer finished (no finishReason); "
                                 "the answer is cut short", code="stream_incomplete")
@@ -79,6 +85,18 @@ class GeminiStreamDecoder:
                                       "model": self._model, "choices": [], "usage": usage(self._usage)}))
         frames.append(DONE_FRAME)
         self.done = True
+        return frames
+
+    def _frames(self, events: list[SSEEvent]) -> list[bytes]:
+        """Frames for whole events; a bad event ends the batch and is kept in ``error`` so the frames
+        before it in the same read are still delivered."""
+        frames: list[bytes] = []
+        for event in events:
+            try:
+                frames.extend(self._event(event))
+            except GatewayError as exc:
+                self.error = exc
+                break
         return frames
 
     def _event(self, event: SSEEvent) -> list[bytes]:

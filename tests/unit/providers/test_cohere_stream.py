@@ -6,7 +6,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bifrost_proxy.errors import UpstreamError, UpstreamTimeout
+from bifrost_proxy.errors import GatewayError, UpstreamError, UpstreamTimeout
 from bifrost_proxy.providers.base import Call, Endpoint
 from bifrost_proxy.providers.cohere import ADAPTER
 from bifrost_proxy.sse.encode import DONE_FRAME
@@ -147,19 +147,64 @@ def test_finish_reasons(reason: str, expected: str) -> None:
     assert objs[-1]["choices"][0]["finish_reason"] == expected
 
 
+GOOD = (event("message-start", id="x")
+        + event("content-delta", index=0, delta={"message": {"content": {"text": "Hel"}}}))
+FAILED_END = event("message-end", delta={"finish_reason": "ERROR", "error": "internal model failure"})
+ERROR_EVENT = b'event: error\ndata: {"message": "too many tokens"}\n\n'
+GARBAGE = b"event: content-delta\ndata: {not json\n\n"
+
+
+def failed(dec, *pieces: bytes) -> tuple[list[bytes], GatewayError]:
+    """Feed ``pieces``; the stream must have failed: later reads give nothing, finish() raises the error."""
+    frames = [f for piece in pieces for f in dec.feed(piece)]
+    error = dec.error
+    assert isinstance(error, GatewayError) and not dec.done
+    assert dec.feed(GOOD + event("message-end", delta={"finish_reason": "COMPLETE"})) == []
+    with pytest.raises(GatewayError) as info:
+        dec.finish()
+    assert info.value is error
+    return frames, error
+
+
 def test_finish_reason_error_raises_with_cohere_message() -> None:
     dec = decoder()
-    frames = dec.feed(event("message-start", id="x")
-                      + event("content-delta", index=0, delta={"message": {"content": {"text": "Hel"}}}))
-    assert len(frames) == 2
-    with pytest.raises(UpstreamError) as info:
-        dec.feed(event("message-end", delta={"finish_reason": "ERROR", "error": "internal model failure"}))
-    assert info.value.message == "internal model failure" and not dec.done
+    assert len(dec.feed(GOOD)) == 2 and dec.error is None
+    frames, error = failed(dec, FAILED_END)
+    assert frames == [] and isinstance(error, UpstreamError) and error.message == "internal model failure"
 
 
 def test_finish_reason_timeout_is_a_timeout() -> None:
-    with pytest.raises(UpstreamTimeout):
-        decoder().feed(event("message-end", delta={"finish_reason": "TIMEOUT"}))
+    frames, error = failed(decoder(), event("message-end", delta={"finish_reason": "TIMEOUT"}))
+    assert frames == [] and isinstance(error, UpstreamTimeout)
+
+
+@pytest.mark.parametrize("bad", [FAILED_END, ERROR_EVENT, GARBAGE], ids=["failed-end", "error-event", "garbage"])
+def test_good_events_read_with_a_bad_one_are_returned_before_the_error(bad: bytes) -> None:
+    expected = [_no_created(f) for f in decoder().feed(GOOD)]
+    assert len(expected) == 2
+    # the events after the bad one in the same read are not translated
+    frames, _ = failed(decoder(), GOOD + bad + event("content-delta", index=0,
+                                                     delta={"message": {"content": {"text": "lo"}}}))
+    assert [_no_created(f) for f in frames] == expected
+
+
+@pytest.mark.parametrize("bad", [FAILED_END, ERROR_EVENT, GARBAGE], ids=["failed-end", "error-event", "garbage"])
+def test_every_split_of_a_failing_stream_gives_identical_output(bad: bytes) -> None:
+    raw = GOOD + bad
+    whole, error = failed(decoder(), raw)
+    whole = [_no_created(f) for f in whole]
+    for cut in range(len(raw) + 1):
+        frames, other = failed(decoder(), raw[:cut], raw[cut:])
+        assert [_no_created(f) for f in frames] == whole, cut
+        assert type(other) is type(error) and other.to_dict() == error.to_dict(), cut
+
+
+def test_a_bad_last_event_without_its_blank_line_raises_from_finish() -> None:
+    dec = decoder()
+    assert len(dec.feed(GOOD + FAILED_END.rstrip())) == 2 and dec.error is None
+    with pytest.raises(UpstreamError):
+        dec.finish()
+    assert dec.error is not None and not dec.done
 
 
 def test_stream_cut_before_message_end_raises_in_finish() -> None:
@@ -178,18 +223,16 @@ def test_stream_cut_mid_event_raises_in_finish() -> None:
         dec.finish()
 
 
-def test_garbage_raises() -> None:
-    with pytest.raises(UpstreamError) as info:
-        decoder().feed(b"event: content-delta\ndata: {not json\n\n")
-    assert info.value.code == "malformed_upstream_event"
-    with pytest.raises(UpstreamError):
-        decoder().feed(b"data: [1, 2]\n\n")
+def test_garbage_is_kept_in_error() -> None:
+    for garbage in (GARBAGE, b"data: [1, 2]\n\n"):
+        frames, error = failed(decoder(), garbage)
+        assert frames == [] and isinstance(error, UpstreamError) and error.code == "malformed_upstream_event"
 
 
-def test_error_object_in_the_stream_raises_with_its_message() -> None:
-    with pytest.raises(UpstreamError) as info:
-        decoder().feed(b'data: {"message": "too many tokens"}\n\n')
-    assert info.value.message == "too many tokens"
+def test_error_object_in_the_stream_is_kept_with_its_message() -> None:
+    for raw in (b'data: {"message": "too many tokens"}\n\n', ERROR_EVENT):
+        frames, error = failed(decoder(), raw)
+        assert frames == [] and error.message == "too many tokens"
 
 
 def test_done_marker_and_events_after_message_end_are_not_relayed() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bifrost_proxy.errors import BadRequest, RateLimited, UpstreamError
+from bifrost_proxy.errors import BadRequest, GatewayError, RateLimited, UpstreamError
 from bifrost_proxy.providers.base import Call, Endpoint
 from bifrost_proxy.providers.gemini import ADAPTER
 from bifrost_proxy.providers.gemini.stream import GeminiStreamDecoder
@@ -128,23 +128,71 @@ def test_cut_mid_event_is_malformed():
         d.finish()
 
 
-def test_garbage_event_raises():
-    with pytest.raises(UpstreamError) as info:
-        decoder().feed(b"data: {not json\r\n\r\n")
-    assert info.value.code == "malformed_upstream_event"
+ERROR_EVENT = b'data: {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}\r\n\r\n'
+GARBAGE_EVENT = b"data: {not json\r\n\r\n"
+
+
+def good_events(count=2) -> bytes:
+    """The first ``count`` events of the text recording: good, but no finishReason yet."""
+    events = (RECORDINGS / "gemini_stream_text.sse").read_bytes().split(b"\r\n\r\n")
+    return b"\r\n\r\n".join(events[:count]) + b"\r\n\r\n"
+
+
+def failed(d, *pieces) -> tuple[list[bytes], GatewayError]:
+    """Feed ``pieces``; the stream must have failed: later reads give nothing, finish() raises the error."""
+    frames = [f for piece in pieces for f in d.feed(piece)]
+    error = d.error
+    assert isinstance(error, GatewayError) and not d.done
+    assert d.feed(good_events()) == []
+    with pytest.raises(GatewayError) as info:
+        d.finish()
+    assert info.value is error
+    return frames, error
+
+
+def test_garbage_event_is_kept_in_error():
+    frames, error = failed(decoder(), GARBAGE_EVENT)
+    assert frames == [] and isinstance(error, UpstreamError) and error.code == "malformed_upstream_event"
 
 
 def test_error_event_mid_stream_maps_to_its_status():
     d = decoder()
-    d.feed(b'data: {"candidates": [{"content": {"parts": [{"text": "a"}],"role": "model"},"index": 0}]}\r\n\r\n')
-    with pytest.raises(RateLimited):
-        d.feed(b'data: {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}\r\n\r\n')
+    assert len(d.feed(good_events(1))) == 1 and d.error is None
+    frames, error = failed(d, ERROR_EVENT)
+    assert frames == [] and isinstance(error, RateLimited) and error.message == "quota"
+
+
+@pytest.mark.parametrize("bad,kind", [(ERROR_EVENT, RateLimited), (GARBAGE_EVENT, UpstreamError)],
+                         ids=["error-event", "garbage"])
+def test_good_events_read_with_a_bad_one_are_returned_before_the_error(bad, kind):
+    expected = decoder().feed(good_events())
+    assert len(expected) == 2
+    # the events after the bad one in the same read are not translated
+    frames, error = failed(decoder(), good_events() + bad + good_events(3)[len(good_events()):])
+    assert frames == expected and type(error) is kind
+
+
+@pytest.mark.parametrize("bad", [ERROR_EVENT, GARBAGE_EVENT], ids=["error-event", "garbage"])
+def test_every_split_of_a_failing_stream_gives_identical_output(bad):
+    data = good_events() + bad
+    whole, error = failed(decoder(), data)
+    for i in range(len(data) + 1):
+        frames, other = failed(decoder(), data[:i], data[i:])
+        assert frames == whole and type(other) is type(error) and other.to_dict() == error.to_dict(), i
 
 
 def test_blocked_prompt_in_a_stream_is_a_content_filter_error():
-    with pytest.raises(BadRequest) as info:
-        decoder().feed(b'data: {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},"usageMetadata": {}}\r\n\r\n')
-    assert info.value.code == "content_filter"
+    blocked = b'data: {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},"usageMetadata": {}}\r\n\r\n'
+    frames, error = failed(decoder(), good_events(1) + blocked)
+    assert len(frames) == 1 and isinstance(error, BadRequest) and error.code == "content_filter"
+
+
+def test_a_bad_last_event_without_its_blank_line_raises_from_finish():
+    d = decoder()
+    assert len(d.feed(good_events() + ERROR_EVENT.rstrip())) == 2 and d.error is None
+    with pytest.raises(RateLimited):
+        d.finish()
+    assert d.error is not None and not d.done
 
 
 def test_several_candidates_each_finish():
