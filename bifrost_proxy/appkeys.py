@@ -7,6 +7,7 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from bifrost_proxy.lifecycle.shutdown import Drain
     from bifrost_proxy.observability.metrics import Metrics
     from bifrost_proxy.routing.dispatch import Outcome
     from bifrost_proxy.routing.runtime import RuntimeHolder
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 RUNTIME = web.AppKey("runtime", "RuntimeHolder")
 METRICS = web.AppKey("metrics", "Metrics")
+DRAIN = web.AppKey("drain", "Drain")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 # who served the call and how many tries it took, left by dispatch for the access log and metrics

@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from bifrost_proxy import __version__
 from bifrost_proxy.config import Config, ConfigError, load_config, load_default_config
@@ -23,10 +23,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="listen port (default: server.port, else 8080)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     parser.add_argument("--log-format", default="text", choices=("text", "json"))
+    parser.add_argument("--workers", type=_positive, default=1, metavar="N",
+                        help="serving processes sharing the port (SO_REUSEPORT), supervised by this one (default 1)")
     parser.add_argument("--check-config", action="store_true",
                         help="validate the config, print the provider table, and exit 0 (valid) or 2")
     parser.add_argument("--version", action="version", version=f"bifrost-proxy {__version__}")
     return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {value!r}")
+    return number
 
 
 def config_path(flag: str | None) -> str | None:
@@ -72,12 +84,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check_config:
         print(describe(config, host, port))
         return 0
-    setup_logging(args.log_level, args.log_format, config_secrets(config))
+    if args.workers > 1 and port == 0:
+        print("--workers needs a fixed port: with port 0 each worker would listen on a different one",
+              file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    redact = setup_logging(args.log_level, args.log_format, config_secrets(config))
     import logging
 
     for warning in config.warnings:
         logging.getLogger("bifrost_proxy.config").warning("%s: %s", config.source, warning)
+    reload_config = (lambda: load(path)) if path else None
+
+    def on_config(new: Config) -> None:
+        redact.update(config_secrets(new))  # a reload's new keys are masked too
+
+    if args.workers == 1:
+        from bifrost_proxy.server import run
+
+        run(config, host, port, reload_config, on_config=on_config)
+        return 0
+    return _supervise(args.workers, config, host, port, reload_config, on_config)
+
+
+def _supervise(workers: int, config: Config, host: str, port: int, reload_config: Callable[[], Config] | None,
+               on_config: Callable[[Config], None]) -> int:
+    """``--workers N``: the supervisor forks N servers that share the port."""
+    import shutil
+    import tempfile
+
+    # prometheus-client picks its multiprocess mode when first imported: set it up before the app is
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="bifrost-metrics-", dir=os.environ.get("RUNTIME_DIRECTORY"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    from bifrost_proxy.lifecycle.supervisor import Supervisor
+    from bifrost_proxy.lifecycle.systemd import Notifier, SystemdNotifier
     from bifrost_proxy.server import run
 
-    run(config, host, port, (lambda: load(path)) if path else None)
-    return 0
+    def serve(worker_config: Config, notifier: Notifier) -> None:
+        run(worker_config, host, port, reload_config, notifier=notifier, reuse_port=True, on_config=on_config)
+
+    def on_reload() -> Config:
+        assert reload_config is not None
+        new = reload_config()
+        on_config(new)
+        return new
+
+    try:
+        return Supervisor(workers, serve, config, on_reload if reload_config else None, SystemdNotifier()).run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -4,6 +4,7 @@ Errors never show a key's value: a problem with a secret names the field and the
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from pathlib import Path
@@ -172,6 +173,11 @@ def _server(r: _Reader, data: dict[str, Any]) -> ServerConfig:
         r.fail("server.port", "must be between 0 and 65535")
     grace = r.number(data, "shutdown_grace_seconds", "server", 30.0)
     proxies = r.string_list(data, "trusted_proxies", "server", ())
+    for i, entry in enumerate(proxies):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            r.fail(f"server.trusted_proxies[{i}]", "not an IP address or CIDR")
     r.unknown(data, {"host", "port", "shutdown_grace_seconds", "trusted_proxies"}, "server")
     return ServerConfig(host=host, port=port, shutdown_grace_seconds=grace, trusted_proxies=proxies)
 

@@ -1,24 +1,33 @@
-"""One structured line per request, written once, after the response is done. Never a key or a prompt."""
+"""One structured line and one metrics sample per request, written once, after the response is done.
+
+The line holds the request id, the client's address (behind ``server.trusted_proxies``, the forwarded one),
+route, provider, model, key name, status, attempts, duration, time to first byte and tokens: never a key's
+value or any prompt content.
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from typing import Any
 
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bifrost_proxy.appkeys import OUTCOME, REQUEST_ID
+from bifrost_proxy.appkeys import METRICS, OUTCOME, REQUEST_ID, RUNTIME
+from bifrost_proxy.lifecycle.forwarded import client_address
+from bifrost_proxy.observability.logging import FIELDS
+from bifrost_proxy.observability.metrics import token_counts
 
 log = logging.getLogger("bifrost_proxy.access")
 
 
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not log.isEnabledFor(logging.INFO):
-        return await handler(request)
-    start = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    start = loop.time()  # loop time, like Outcome.first_byte_at: for the time to first byte
+    started = time.perf_counter()  # uvloop's loop.time() has millisecond steps: too coarse for a duration
     status = 499  # the client left before we answered (nginx's convention)
     try:
         response = await handler(request)
@@ -26,20 +35,46 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         return response
     except asyncio.CancelledError:
         raise
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
     except BaseException:
         status = 500
         raise
     finally:
+        duration = time.perf_counter() - started
         outcome = request.get(OUTCOME)
-        entry = {
-            "request_id": request.get(REQUEST_ID),
-            "client": request.remote,
-            "method": request.method,
-            "route": request.path[:200],
-            "status": status,
-            "provider": outcome.provider if outcome else None,
-            "model": outcome.model if outcome else None,
-            "attempts": outcome.attempts if outcome else 0,
-            "duration_ms": round((time.perf_counter() - start) * 1000, 3),
-        }
-        log.info(orjson.dumps(entry).decode())
+        metrics = request.app.get(METRICS)
+        if metrics is not None:
+            metrics.observe(request, status, duration, start, outcome)
+        if log.isEnabledFor(logging.INFO):
+            entry = _entry(request, status, duration, start, outcome)
+            # text logs show the JSON line; JSON logs put the fields at the top level (logging.JSONFormatter)
+            log.info(orjson.dumps(entry).decode(), extra={FIELDS: entry})
+
+
+def _entry(request: web.Request, status: int, duration: float, start: float, outcome) -> dict[str, Any]:
+    trusted = request.app[RUNTIME].current.config.server.trusted_proxies
+    entry = {
+        "request_id": request.get(REQUEST_ID),
+        "client": client_address(request, trusted),
+        "method": request.method,
+        "route": request.path[:200],
+        "status": status,
+        "provider": None,
+        "model": None,
+        "key": None,
+        "attempts": 0,
+        "duration_ms": round(duration * 1000, 3),
+        "ttfb_ms": None,
+        "tokens_in": None,
+        "tokens_out": None,
+    }
+    if outcome is not None:
+        entry["provider"], entry["model"], entry["key"] = outcome.provider, outcome.model, outcome.key
+        entry["attempts"] = outcome.attempts
+        if outcome.first_byte_at is not None:
+            entry["ttfb_ms"] = round(max(0.0, outcome.first_byte_at - start) * 1000, 3)
+        if outcome.usage:
+            entry["tokens_in"], entry["tokens_out"] = token_counts(outcome.usage)
+    return entry

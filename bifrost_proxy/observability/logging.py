@@ -8,6 +8,7 @@ from typing import Iterable
 import orjson
 
 MASK = "[redacted]"
+FIELDS = "fields"  # a record attribute (``extra={FIELDS: {...}}``) holding structured fields for JSON logs
 
 
 class RedactSecrets(logging.Filter):
@@ -15,8 +16,8 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # short values would mask ordinary words; keys are long
-        self.secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+        self.secrets: list[str] = []
+        self.update(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
@@ -28,13 +29,24 @@ class RedactSecrets(logging.Filter):
                 masked = masked.replace(secret, MASK)
         if masked is not message and masked != message:
             record.msg, record.args = masked, None
+            record.__dict__.pop(FIELDS, None)  # the fields held the same text: keep only the masked line
         return True
+
+    def update(self, secrets: Iterable[str]) -> None:
+        """A reloaded config's secrets replace the old ones."""
+        # short values would mask ordinary words; keys are long
+        self.secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
 
 
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname.lower(),
-                 "logger": record.name, "message": record.getMessage()}
+                 "logger": record.name, "pid": record.process}
+        fields = record.__dict__.get(FIELDS)
+        if fields:
+            entry.update(fields)
+        else:
+            entry["message"] = record.getMessage()
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()

@@ -1,0 +1,1 @@
+"""Process lifecycle: systemd notifications, graceful drain, worker supervision, proxy headers."""
