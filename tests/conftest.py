@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import aiohttp
 import pytest
@@ -11,6 +11,7 @@ from aiohttp import web
 from bifrost_proxy.app import make_app
 from bifrost_proxy.config.load import parse_config
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.secrets_check import ResponseScanner, watch_gateway_responses
 
 # every key value a test configures; none may ever show up in a response or a log line
 TEST_SECRETS = ("sk-test-primary-5ecret", "sk-test-second-5ecret", "sk-test-third-5ecret")
@@ -80,3 +81,11 @@ def no_secrets_in_logs(caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     leaked = [s for s in TEST_SECRETS if s in text]
     assert not leaked, "a key value appeared in the logs"
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_responses(monkeypatch) -> Iterator[ResponseScanner]:
+    """Every byte a gateway app sends its clients (headers, bodies, stream writes) is scanned for the test keys."""
+    scanner = watch_gateway_responses(monkeypatch, TEST_SECRETS)
+    yield scanner
+    scanner.assert_clean()

@@ -1,18 +1,27 @@
-"""Every error becomes the contract's JSON shape with a fitting status; never a traceback."""
+"""Every error becomes the contract's JSON shape with a fitting status; never a traceback.
+
+An error raised after a streamed 200 was committed cannot become a second response: it is logged and
+re-raised, and aiohttp closes the connection (the client sees a cut stream without ``[DONE]``).
+"""
 from __future__ import annotations
 
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 
+from bifrost_proxy.appkeys import OUTCOME
 from bifrost_proxy.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
 
 log = logging.getLogger("bifrost_proxy.errors")
 
 
-def error_response(error: GatewayError) -> web.Response:
+def error_response(error: GatewayError, attempts: int = 0) -> web.Response:
     headers = error.headers()
+    if attempts:
+        headers["x-bifrost-attempts"] = str(attempts)  # how many upstream calls this error cost
     return web.Response(status=error.status, body=error.to_body(), content_type="application/json",
                         headers=headers or None)
 
@@ -32,20 +41,40 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> Gatewa
     return GatewayError("internal error", status=exc.status)
 
 
+def _started(request: web.Request) -> bool:
+    """Has a response already begun for this request? (starlette's ``response_started``)"""
+    outcome = request.get(OUTCOME)
+    if outcome is not None and outcome.committed:
+        return True
+    writer = request.writer
+    return writer is not None and writer.output_size > 0
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except GatewayError as exc:
-        return error_response(exc)
+        if _started(request):
+            log.error("error after the response started serving %s %s: %s", request.method,
+                      request.path[:200], exc.message)
+            raise
+        outcome = request.get(OUTCOME)
+        return error_response(exc, outcome.attempts if outcome is not None else 0)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return error_response(_from_http_exception(request, exc))
+    except (RequestPayloadError, HttpProcessingError):
+        # the body's bytes are broken (bad gzip/deflate, truncated chunks): the client's fault, not ours
+        return error_response(BadRequest("the request body could not be read: it is truncated, or its "
+                                         "Content-Encoding does not match its bytes", code="unreadable_body"))
     except ConnectionResetError as exc:
         # the client went away while we wrote to it; nobody is left to answer
         log.debug("client connection lost: %s", type(exc).__name__)
         raise
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path[:200])
+        if _started(request):
+            raise
         return error_response(GatewayError("internal error in the gateway; the request id is in X-Request-ID"))

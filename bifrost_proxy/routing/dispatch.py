@@ -1,8 +1,18 @@
 """Serve one call: try its targets in order, each with its keys and retries, until one answers.
 
-Everything before the first byte to the client may be retried or fall back; ``relay_stream`` is the
-point of no return. A client that leaves cancels this task, which closes the upstream response
-(``async with``) and frees the provider's place (``finally``).
+The rules (README "Reliability"; issue 6):
+- each target gets its provider's ``default_request_timeout``: its queue wait, every attempt, every backoff
+  and every wait for a cooling key happen before that one deadline;
+- a key refused with 401/403 is cooled down and the next eligible key is tried at once (not a retry);
+- a retryable failure (connect error, 429, 5xx, overloaded, an error event before the first frame, a
+  first-byte timeout) is retried up to ``max_retries`` times with full-jitter backoff, on another key when
+  there is one; a 429 also cools its key for the upstream's ``Retry-After``;
+- when a target is spent, the next target (fallback) is tried; if all fail, the primary's error is answered;
+- ``relay_stream`` is the point of no return: once the 200 is committed (``Outcome.committed``) nothing is
+  retried and no error becomes a second response.
+
+A client that leaves cancels this task: its queue place, backoff sleep or upstream response (``async with``)
+are given up at once, and the provider's place is freed in ``finally``.
 """
 from __future__ import annotations
 
@@ -13,11 +23,14 @@ from typing import Any
 from aiohttp import web
 
 from bifrost_proxy.appkeys import SESSION
-from bifrost_proxy.errors import GatewayError, NotFound, RateLimited, UpstreamTimeout
+from bifrost_proxy.config.schema import KeyConfig
+from bifrost_proxy.errors import AuthenticationFailed, GatewayError, NotFound, PermissionDenied, RateLimited, \
+    UpstreamTimeout
 from bifrost_proxy.providers.base import Call
 from bifrost_proxy.routing.keypool import COOLDOWN_AUTH_SECONDS, COOLDOWN_RATE_LIMIT_SECONDS
 from bifrost_proxy.routing.plan import Target
-from bifrost_proxy.routing.retry import backoff_seconds, refused_key
+from bifrost_proxy.routing.retry import RATE_LIMIT_STATUSES, REFUSED_STATUSES, backoff_seconds, refused_key
+from bifrost_proxy.routing.runtime import ProviderRuntime
 from bifrost_proxy.sse.relay import read_first_frames, relay_stream
 from bifrost_proxy.upstream.exceptions import map_client_errors
 
@@ -28,7 +41,7 @@ class Outcome:
     """What dispatch learned, for the access log and metrics: who served, how many tries."""
 
     __slots__ = ("provider", "model", "key", "attempts", "fallbacks_used", "upstream_status", "errors",
-                 "first_byte_at", "call")
+                 "first_byte_at", "call", "committed")
 
     def __init__(self) -> None:
         self.provider: str | None = None
@@ -40,6 +53,8 @@ class Outcome:
         self.errors: list[str] = []  # the code (or type) of each failed attempt, in order
         self.first_byte_at: float | None = None  # loop time when the answer's first frame was in hand
         self.call: Call | None = None  # its .usage holds the upstream's token counts once known
+        # a streamed 200 is on its way to the client: from here on, an error can only be reported in-band
+        self.committed = False
 
     @property
     def usage(self) -> dict[str, Any] | None:
@@ -61,6 +76,8 @@ async def dispatch(request: web.Request, call: Call, targets: list[Target], outc
         try:
             return await _serve_target(request, call, target, outcome)
         except GatewayError as exc:
+            if outcome.committed:
+                raise  # cannot happen by design; never answer twice (see middlewares/errors.py)
             first_error = first_error or exc
             if index + 1 < len(targets):
                 log.info("falling back from %s: %s", target.label, exc.message)
@@ -84,8 +101,9 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
         refused: list[str] = []
         tried: list[str] = []
         retries = 0
+        last_error: GatewayError | None = None
         while True:
-            key = await _next_key(provider, target.model, refused, tried, deadline, loop)
+            key = await _next_key(provider, target.model, refused, tried, deadline, last_error)
             tried.append(key.name)
             outcome.attempts += 1
             outcome.provider, outcome.key = pconf.name, key.name
@@ -93,17 +111,19 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
             try:
                 return await _attempt(request, call, target, key, deadline, outcome)
             except GatewayError as exc:
-                outcome.errors.append(exc.code or exc.type)
-                if refused_key(exc):
-                    provider.keys.cool_down(key, COOLDOWN_AUTH_SECONDS)
-                    refused.append(key.name)
-                    if provider.keys.soonest_ready(target.model, refused) is not None:
-                        continue  # another key may be accepted; this is not a retry
-                    exc.message = (f"provider {pconf.name!r} refused every eligible key "
-                                   f"({', '.join(refused)}): {exc.message}")
+                if outcome.committed:
                     raise
-                if exc.status == 429 and exc.retryable:
-                    provider.keys.cool_down(key, exc.retry_after or COOLDOWN_RATE_LIMIT_SECONDS)
+                if key.value and key.value in exc.message:  # an upstream that echoes the key it was sent
+                    exc.message = exc.message.replace(key.value, f"<key {key.name}>")
+                outcome.errors.append(exc.code or exc.type)
+                last_error = exc
+                if refused_key(exc):
+                    # the key itself was refused: try the next one at once; this is not a retry
+                    provider.keys.cool_down(key, COOLDOWN_AUTH_SECONDS, exc.status)
+                    refused.append(key.name)
+                    continue
+                if exc.status in RATE_LIMIT_STATUSES:
+                    provider.keys.cool_down(key, _cooldown(exc), exc.status)
                 if not exc.retryable or retries >= network.max_retries:
                     raise
                 delay = backoff_seconds(network, retries)
@@ -116,29 +136,58 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
         provider.limiter.release()
 
 
-async def _next_key(provider, model: str, refused: list[str], tried: list[str], deadline: float, loop):
-    """A key for the next attempt: preferably one not tried yet; waits for a cooling key if time allows."""
+def _cooldown(error: GatewayError) -> float:
+    return error.retry_after if error.retry_after is not None else COOLDOWN_RATE_LIMIT_SECONDS
+
+
+async def _next_key(provider: ProviderRuntime, model: str, refused: list[str], tried: list[str], deadline: float,
+                    last_error: GatewayError | None) -> KeyConfig:
+    """The key for the next attempt: one not tried yet when there is one, else any that is not cooling.
+
+    When every key is cooling down, waits for the soonest rate-limited one if the deadline allows. Else
+    it fails: with the last attempt's own error when there was one (the upstream's status and message),
+    else with 401/403 when every key was refused recently, else with 429 and the wait in ``Retry-After``.
+    """
     keys = provider.keys
-    key = keys.choose(model, exclude=refused + tried) or keys.choose(model, exclude=refused)
+    key = keys.choose(model, refused + tried) if tried else keys.choose(model)
+    if key is None and tried:
+        key = keys.choose(model, refused)
     if key is not None:
         return key
     if not keys.eligible(model):
         raise NotFound(f"no key of provider {provider.config.name!r} serves model {model[:200]!r}",
                        param="model", code="model_not_served")
-    wait = keys.soonest_ready(model, refused)
-    if wait is None or loop.time() + wait >= deadline:
-        raise RateLimited(f"every key of provider {provider.config.name!r} for {model[:200]!r} is cooling down "
-                          "after rate limits; retry later", code="keys_cooling_down",
-                          retry_after=wait, retryable=False)
-    await asyncio.sleep(wait)
-    key = keys.choose(model, exclude=refused)
-    if key is None:  # another request cooled it again meanwhile
-        raise RateLimited(f"every key of provider {provider.config.name!r} is cooling down; retry later",
-                          code="keys_cooling_down", retryable=False)
-    return key
+    loop = asyncio.get_running_loop()
+    wait = keys.soonest_ready(model, refused, RATE_LIMIT_STATUSES)
+    if wait is not None and loop.time() + wait < deadline:
+        await asyncio.sleep(wait)
+        key = keys.choose(model, refused)
+        if key is not None:
+            return key
+        wait = keys.soonest_ready(model, refused, RATE_LIMIT_STATUSES)  # another request cooled it again
+    name = provider.config.name
+    if last_error is not None:
+        if refused_key(last_error):
+            names = ", ".join(_refused_names(provider, model, refused))
+            last_error.message = f"provider {name!r} refused every eligible key ({names}): {last_error.message}"
+        raise last_error
+    if wait is None:  # no key is merely rate limited: every one was refused recently
+        cls = PermissionDenied if keys.cooling_status(model, refused) == 403 else AuthenticationFailed
+        names = ", ".join(_refused_names(provider, model, refused))
+        raise cls(f"provider {name!r} refused every eligible key ({names}) in the last "
+                  f"{COOLDOWN_AUTH_SECONDS:g} s; fix the keys or retry later", code="keys_refused",
+                  retry_after=keys.soonest_ready(model, refused))
+    raise RateLimited(f"every key of provider {name!r} for {model[:200]!r} is cooling down after rate limits; "
+                      "retry later", code="keys_cooling_down", retry_after=wait, retryable=False)
 
 
-async def _attempt(request: web.Request, call: Call, target: Target, key, deadline: float,
+def _refused_names(provider: ProviderRuntime, model: str, refused: list[str]) -> list[str]:
+    """Names (never values) of the eligible keys refused by this request or cooling after a refusal."""
+    cooling = set(provider.keys.cooling_with(REFUSED_STATUSES))
+    return [k.name for k in provider.keys.eligible(model) if k.name in refused or k.name in cooling]
+
+
+async def _attempt(request: web.Request, call: Call, target: Target, key: KeyConfig, deadline: float,
                    outcome: Outcome) -> web.StreamResponse:
     provider = target.provider
     pconf = provider.config
@@ -156,7 +205,8 @@ async def _attempt(request: web.Request, call: Call, target: Target, key, deadli
             upstream = await session.request(upstream_request.method, upstream_request.url,
                                              headers=upstream_request.headers, data=body,
                                              allow_redirects=False)
-        async with upstream:
+    async with upstream:  # closes (not reuses) an upstream connection whose answer was not read to the end
+        with map_client_errors(pconf.name, "before the first byte"):
             outcome.upstream_status = upstream.status
             async with asyncio.timeout_at(deadline):
                 if upstream.status >= 400:
@@ -172,13 +222,25 @@ async def _attempt(request: web.Request, call: Call, target: Target, key, deadli
                 decoder = adapter.stream_decoder(call)
                 first = await read_first_frames(upstream, decoder)
                 outcome.first_byte_at = asyncio.get_running_loop().time()
-            return await relay_stream(request, upstream, decoder, first, pconf.network, pconf.name,
-                                      _served_by(outcome))
+        # the point of no return: from here on a failure is one error event, never a retry or a new answer
+        outcome.committed = True
+        return await relay_stream(request, upstream, decoder, first, pconf.network, pconf.name,
+                                  _served_by(outcome))
+
+
+MAX_HEADER_VALUE = 256
 
 
 def _served_by(outcome: Outcome) -> dict[str, str]:
-    return {"x-bifrost-provider": outcome.provider or "", "x-bifrost-model": outcome.model or "",
+    return {"x-bifrost-provider": outcome.provider or "", "x-bifrost-model": _header_value(outcome.model or ""),
             "x-bifrost-attempts": str(outcome.attempts)}
+
+
+def _header_value(value: str) -> str:
+    """The model name as the client sent it may be huge or hold CR/LF: never echo that into a header."""
+    if len(value) <= MAX_HEADER_VALUE and value.isascii() and value.isprintable():
+        return value
+    return "".join(c if " " <= c <= "~" else "?" for c in value[:MAX_HEADER_VALUE])
 
 
 def _content_type(adapter, call: Call, upstream) -> str:
