@@ -11,10 +11,8 @@ from bifrost_proxy.endpoints.models import list_models
 from bifrost_proxy.endpoints.ops import health
 from bifrost_proxy.endpoints.speech import speech
 from bifrost_proxy.endpoints.transcription import transcriptions, translations
-from bifrost_proxy.lifecycle.shutdown import Drain, drain_middleware, track_stream
-from bifrost_proxy.middlewares.errors import error_middleware
-from bifrost_proxy.middlewares.request_id import add_request_id_header, request_id_middleware
-from bifrost_proxy.observability.access_log import access_log_middleware
+from bifrost_proxy.lifecycle.shutdown import Drain
+from bifrost_proxy.middlewares.gateway import gateway_middleware, on_response_prepare
 from bifrost_proxy.observability.metrics import Metrics, metrics_ctx, metrics_endpoint
 from bifrost_proxy.routing.runtime import Runtime, RuntimeHolder
 from bifrost_proxy.upstream.session import session_ctx
@@ -22,9 +20,7 @@ from bifrost_proxy.upstream.session import session_ctx
 
 def make_app(config: Config) -> web.Application:
     app = web.Application(
-        # outermost first: every response gets an id, the access log sees the final status (also of requests
-        # the shutdown drain cut: drain_middleware answers them)
-        middlewares=[request_id_middleware, access_log_middleware, drain_middleware, error_middleware],
+        middlewares=[gateway_middleware],
         client_max_size=config.client.max_request_body_bytes,
         handler_args={"max_field_size": 65536},
     )
@@ -33,8 +29,7 @@ def make_app(config: Config) -> web.Application:
     app[METRICS] = Metrics(app[RUNTIME], app[DRAIN])
     app.cleanup_ctx.append(session_ctx)
     app.cleanup_ctx.append(metrics_ctx)
-    app.on_response_prepare.append(add_request_id_header)
-    app.on_response_prepare.append(track_stream)
+    app.on_response_prepare.append(on_response_prepare)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_post("/v1/chat/completions", chat_completions)

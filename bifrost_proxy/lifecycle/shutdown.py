@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from bifrost_proxy.appkeys import DRAIN
 from bifrost_proxy.errors import GatewayError
@@ -63,27 +62,9 @@ class Drain:
         return len(remaining)
 
 
-
-
-@web.middleware
-async def drain_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    drain = request.app[DRAIN]
-    task = asyncio.current_task()
-    assert task is not None
-    drain.tasks.add(task)
-    try:
-        return await handler(request)
-    except asyncio.CancelledError:
-        if task not in drain.cut:
-            raise  # the client left: not ours to swallow
-        task.uncancel()
-        return await _cut_off(request, drain.streams.get(task))
-    finally:
-        drain.done(task)
-
-
-async def track_stream(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: remember responses a handler streams itself (``web.Response`` are whole)."""
+def track_stream(request: web.Request, response: web.StreamResponse) -> None:
+    """Called as a response is prepared: remember responses a handler streams itself (``web.Response`` are
+    whole), so a cut after the grace period can end them with an error event."""
     if isinstance(response, web.Response):
         return
     drain = request.app[DRAIN]
@@ -92,7 +73,8 @@ async def track_stream(request: web.Request, response: web.StreamResponse) -> No
         drain.streams[task] = response
 
 
-async def _cut_off(request: web.Request, response: web.StreamResponse | None) -> web.StreamResponse:
+async def cut_off(request: web.Request, response: web.StreamResponse | None) -> web.StreamResponse:
+    """The last word of a request the drain cut: a 503, or one error event at the end of its stream."""
     error = shutting_down_error()
     if response is None:
         return error_response(error)

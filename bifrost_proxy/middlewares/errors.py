@@ -9,7 +9,6 @@ import logging
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
 
 from bifrost_proxy.appkeys import OUTCOME
@@ -50,31 +49,28 @@ def _started(request: web.Request) -> bool:
     return writer is not None and writer.output_size > 0
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except GatewayError as exc:
+def answer_error(request: web.Request, exc: Exception) -> web.Response:
+    """The contract's JSON answer for ``exc`` raised by a handler; re-raises what cannot be answered."""
+    if isinstance(exc, GatewayError):
         if _started(request):
             log.error("error after the response started serving %s %s: %s", request.method,
                       request.path[:200], exc.message)
-            raise
+            raise exc
         outcome = request.get(OUTCOME)
         return error_response(exc, outcome.attempts if outcome is not None else 0)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         return error_response(_from_http_exception(request, exc))
-    except (RequestPayloadError, HttpProcessingError):
+    if isinstance(exc, (RequestPayloadError, HttpProcessingError)):
         # the body's bytes are broken (bad gzip/deflate, truncated chunks): the client's fault, not ours
         return error_response(BadRequest("the request body could not be read: it is truncated, or its "
                                          "Content-Encoding does not match its bytes", code="unreadable_body"))
-    except ConnectionResetError as exc:
+    if isinstance(exc, ConnectionResetError):
         # the client went away while we wrote to it; nobody is left to answer
         log.debug("client connection lost: %s", type(exc).__name__)
-        raise
-    except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.path[:200])
-        if _started(request):
-            raise
-        return error_response(GatewayError("internal error in the gateway; the request id is in X-Request-ID"))
+        raise exc
+    log.error("unexpected error serving %s %s", request.method, request.path[:200], exc_info=exc)
+    if _started(request):
+        raise exc
+    return error_response(GatewayError("internal error in the gateway; the request id is in X-Request-ID"))

@@ -6,14 +6,11 @@ value or any prompt content.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from bifrost_proxy.appkeys import METRICS, OUTCOME, REQUEST_ID, RUNTIME
 from bifrost_proxy.lifecycle.forwarded import client_address
@@ -23,34 +20,17 @@ from bifrost_proxy.observability.metrics import token_counts
 log = logging.getLogger("bifrost_proxy.access")
 
 
-@web.middleware
-async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    loop = asyncio.get_running_loop()
-    start = loop.time()  # loop time, like Outcome.first_byte_at: for the time to first byte
-    started = time.perf_counter()  # uvloop's loop.time() has millisecond steps: too coarse for a duration
-    status = 499  # the client left before we answered (nginx's convention)
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except asyncio.CancelledError:
-        raise
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    except BaseException:
-        status = 500
-        raise
-    finally:
-        duration = time.perf_counter() - started
-        outcome = request.get(OUTCOME)
-        metrics = request.app.get(METRICS)
-        if metrics is not None:
-            metrics.observe(request, status, duration, start, outcome)
-        if log.isEnabledFor(logging.INFO):
-            entry = _entry(request, status, duration, start, outcome)
-            # text logs show the JSON line; JSON logs put the fields at the top level (logging.JSONFormatter)
-            log.info(orjson.dumps(entry).decode(), extra={FIELDS: entry})
+def record(request: web.Request, status: int, duration: float, start: float) -> None:
+    """The request is done: one metrics sample and one log line. ``duration`` in seconds (perf_counter);
+    ``start`` in loop time, like the outcome's first-byte time."""
+    outcome = request.get(OUTCOME)
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        metrics.observe(request, status, duration, start, outcome)
+    if log.isEnabledFor(logging.INFO):
+        entry = _entry(request, status, duration, start, outcome)
+        # text logs show the JSON line; JSON logs put the fields at the top level (logging.JSONFormatter)
+        log.info(orjson.dumps(entry).decode(), extra={FIELDS: entry})
 
 
 def _entry(request: web.Request, status: int, duration: float, start: float, outcome) -> dict[str, Any]:
