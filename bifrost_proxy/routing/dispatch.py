@@ -12,15 +12,15 @@ The rules (README "Reliability"; issue 6):
   retried and no error becomes a second response.
 
 A client that leaves cancels this task: its queue place, backoff sleep or upstream response (``async with``)
-are given up at once, and the provider's place is freed in ``finally``.
+are given up at once (the response is released in ``finally``), and the provider's place is freed.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Awaitable
 
-from aiohttp import web
+from aiohttp import ClientResponse, web
 
 from bifrost_proxy.appkeys import SESSION
 from bifrost_proxy.config.schema import KeyConfig
@@ -32,7 +32,7 @@ from bifrost_proxy.routing.plan import Target
 from bifrost_proxy.routing.retry import RATE_LIMIT_STATUSES, REFUSED_STATUSES, backoff_seconds, refused_key
 from bifrost_proxy.routing.runtime import ProviderRuntime
 from bifrost_proxy.sse.relay import read_first_frames, relay_stream
-from bifrost_proxy.upstream.exceptions import map_client_errors
+from bifrost_proxy.upstream.exceptions import UPSTREAM_FAILURES, translate
 
 log = logging.getLogger("bifrost_proxy.dispatch")
 
@@ -41,7 +41,7 @@ class Outcome:
     """What dispatch learned, for the access log and metrics: who served, how many tries."""
 
     __slots__ = ("provider", "model", "key", "attempts", "fallbacks_used", "upstream_status", "errors",
-                 "first_byte_at", "call", "committed")
+                 "first_byte_at", "upstream_started_at", "call", "committed")
 
     def __init__(self) -> None:
         self.provider: str | None = None
@@ -52,6 +52,7 @@ class Outcome:
         self.upstream_status: int | None = None
         self.errors: list[str] = []  # the code (or type) of each failed attempt, in order
         self.first_byte_at: float | None = None  # loop time when the answer's first frame was in hand
+        self.upstream_started_at: float | None = None  # loop time when the answering attempt was sent
         self.call: Call | None = None  # its .usage holds the upstream's token counts once known
         # a streamed 200 is on its way to the client: from here on, an error can only be reported in-band
         self.committed = False
@@ -61,9 +62,21 @@ class Outcome:
         return self.call.usage if self.call is not None else None
 
 
-async def dispatch(request: web.Request, call: Call, targets: list[Target], outcome: Outcome) -> web.StreamResponse:
-    """Answer ``call`` from the first target that succeeds; if all fail, raise the primary's error."""
+def dispatch(request: web.Request, call: Call, targets: list[Target],
+             outcome: Outcome) -> Awaitable[web.StreamResponse]:
+    """Answer ``call`` from the first target that succeeds; if all fail, raise the primary's error.
+
+    Returns the coroutine to await: a call with no fallbacks goes straight to its target, one coroutine
+    frame less on every resume of the request.
+    """
     outcome.call = call
+    if len(targets) == 1 and targets[0].provider.adapter.supports(call.endpoint):
+        return _serve_target(request, call, targets[0], outcome)
+    return _serve_in_order(request, call, targets, outcome)
+
+
+async def _serve_in_order(request: web.Request, call: Call, targets: list[Target],
+                          outcome: Outcome) -> web.StreamResponse:
     first_error: GatewayError | None = None
     for index, target in enumerate(targets):
         if not target.provider.adapter.supports(call.endpoint):
@@ -91,12 +104,13 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
     network = pconf.network
     loop = asyncio.get_running_loop()
     deadline = loop.time() + network.default_request_timeout
-    try:
-        async with asyncio.timeout_at(deadline):
-            await provider.limiter.acquire()
-    except TimeoutError:
-        raise UpstreamTimeout(f"provider {pconf.name!r} had no free place within "
-                              f"{network.default_request_timeout:g} s", code="queue_timeout") from None
+    if not provider.limiter.try_acquire():
+        try:
+            async with asyncio.timeout_at(deadline):
+                await provider.limiter.acquire()
+        except TimeoutError:
+            raise UpstreamTimeout(f"provider {pconf.name!r} had no free place within "
+                                  f"{network.default_request_timeout:g} s", code="queue_timeout") from None
     try:
         refused: list[str] = []
         tried: list[str] = []
@@ -195,37 +209,47 @@ async def _attempt(request: web.Request, call: Call, target: Target, key: KeyCon
     upstream_request = adapter.build_request(call, pconf, key)
     authorize = getattr(adapter, "authorize", None)
     session = request.app[SESSION]
-    with map_client_errors(pconf.name, "before the first byte"):
+    upstream: ClientResponse | None = None
+    streaming = False
+    try:
+        # one deadline for everything before the first byte reaches the client
         async with asyncio.timeout_at(deadline):
             if authorize is not None:
                 await authorize(upstream_request, pconf, key, session, provider.state)
             body: Any = upstream_request.body
             if callable(body):
                 body = body()  # a fresh payload per attempt (streamed uploads)
+            outcome.upstream_started_at = asyncio.get_running_loop().time()
             upstream = await session.request(upstream_request.method, upstream_request.url,
                                              headers=upstream_request.headers, data=body,
                                              allow_redirects=False)
-    async with upstream:  # closes (not reuses) an upstream connection whose answer was not read to the end
-        with map_client_errors(pconf.name, "before the first byte"):
             outcome.upstream_status = upstream.status
-            async with asyncio.timeout_at(deadline):
-                if upstream.status >= 400:
-                    raw = await upstream.read()
-                    raise adapter.parse_error(call, upstream.status, upstream.headers, raw)
-                if not call.stream:
-                    raw = await upstream.read()
-                    outcome.first_byte_at = asyncio.get_running_loop().time()
-                    answer = adapter.parse_response(call, upstream.headers, raw)
-                    return web.Response(body=answer, status=200, headers=_served_by(outcome),
-                                        content_type=_content_type(adapter, call, upstream))
-                call.upstream_headers = upstream.headers
-                decoder = adapter.stream_decoder(call)
-                first = await read_first_frames(upstream, decoder)
+            if upstream.status >= 400:
+                raw = await upstream.read()
+                raise adapter.parse_error(call, upstream.status, upstream.headers, raw)
+            if not call.stream:
+                raw = await upstream.read()
                 outcome.first_byte_at = asyncio.get_running_loop().time()
-        # the point of no return: from here on a failure is one error event, never a retry or a new answer
-        outcome.committed = True
+                answer = adapter.parse_response(call, upstream.headers, raw)
+                return web.Response(body=answer, status=200, headers=_served_by(outcome),
+                                    content_type=_content_type(adapter, call, upstream))
+            call.upstream_headers = upstream.headers
+            decoder = adapter.stream_decoder(call)
+            first = await read_first_frames(upstream, decoder)
+            outcome.first_byte_at = asyncio.get_running_loop().time()
+            streaming = True
+    except UPSTREAM_FAILURES as exc:
+        raise translate(exc, pconf.name, "before the first byte") from exc
+    finally:
+        if upstream is not None and not streaming:
+            upstream.release()  # read to the end: back to the pool; cut short: closed, never reused
+    # the point of no return: from here on a failure is one error event, never a retry or a new answer
+    outcome.committed = True
+    try:
         return await relay_stream(request, upstream, decoder, first, pconf.network, pconf.name,
                                   _served_by(outcome))
+    finally:
+        upstream.release()
 
 
 MAX_HEADER_VALUE = 256

@@ -28,9 +28,15 @@ class ProviderLimiter:
     def waiting(self) -> int:
         return len(self._waiters)
 
-    async def acquire(self) -> None:
+    def try_acquire(self) -> bool:
+        """Take a place if one is free and nobody waits (no await, no timer: the common case)."""
         if self.in_flight < self.concurrency and not self._waiters:
             self.in_flight += 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
             return
         if self.drop_excess and len(self._waiters) >= self.buffer_size:
             raise RateLimited(f"provider {self.name!r} is at capacity ({self.concurrency} in flight, "
