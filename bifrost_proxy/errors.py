@@ -40,6 +40,11 @@ class GatewayError(Exception):
             self.retryable = retryable
         self.retry_after = retry_after
 
+    def redact(self, secret: str, name: str) -> None:
+        """An upstream may echo the key it was sent in its error message: never pass that on."""
+        if secret and secret in self.message:
+            self.message = self.message.replace(secret, f"<key {name}>")
+
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param}}
 

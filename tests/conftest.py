@@ -75,7 +75,7 @@ def openai_config(base_url: str, **network: Any) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def no_secrets_in_logs(caplog):
-    """Every test's log output is scanned for the test keys (responses are checked by the tests)."""
+    """Every test's log output is scanned for the test keys (no_secrets_in_responses scans what clients get)."""
     caplog.set_level(logging.DEBUG, logger="bifrost_proxy")
     yield
     text = "\n".join(r.getMessage() for r in caplog.records)

@@ -127,12 +127,14 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
             except GatewayError as exc:
                 if outcome.committed:
                     raise
-                if key.value and key.value in exc.message:  # an upstream that echoes the key it was sent
-                    exc.message = exc.message.replace(key.value, f"<key {key.name}>")
+                exc.redact(key.value, key.name)
                 outcome.errors.append(exc.code or exc.type)
                 last_error = exc
                 if refused_key(exc):
                     # the key itself was refused: try the next one at once; this is not a retry
+                    forget = getattr(provider.adapter, "forget_authorization", None)
+                    if forget is not None:  # e.g. a cached Vertex access token the upstream revoked
+                        forget(pconf, key, provider.state)
                     provider.keys.cool_down(key, COOLDOWN_AUTH_SECONDS, exc.status)
                     refused.append(key.name)
                     continue
@@ -247,7 +249,7 @@ async def _attempt(request: web.Request, call: Call, target: Target, key: KeyCon
     outcome.committed = True
     try:
         return await relay_stream(request, upstream, decoder, first, pconf.network, pconf.name,
-                                  _served_by(outcome))
+                                  _served_by(outcome), key)
     finally:
         upstream.release()
 

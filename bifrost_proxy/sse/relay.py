@@ -10,7 +10,7 @@ from typing import Mapping
 
 from aiohttp import ClientResponse, web
 
-from bifrost_proxy.config.schema import NetworkConfig
+from bifrost_proxy.config.schema import KeyConfig, NetworkConfig
 from bifrost_proxy.errors import GatewayError, UpstreamTimeout
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, StreamDecoder
 from bifrost_proxy.sse.encode import PING_FRAME, data_frame
@@ -42,7 +42,7 @@ async def read_first_frames(upstream: ClientResponse, decoder: StreamDecoder) ->
 
 async def relay_stream(request: web.Request, upstream: ClientResponse, decoder: StreamDecoder,
                        first: list[bytes], network: NetworkConfig, provider: str,
-                       headers: Mapping[str, str]) -> web.StreamResponse:
+                       headers: Mapping[str, str], key: KeyConfig | None = None) -> web.StreamResponse:
     """Commit a 200 and relay the rest. After this point, failures become one error event (SSE) or a cut
     connection (raw bytes, which have no way to say so in-band); the response is never retried."""
     sse = decoder.media_type == SSE_MEDIA_TYPE
@@ -59,6 +59,8 @@ async def relay_stream(request: web.Request, upstream: ClientResponse, decoder: 
         if not decoder.done:
             await _pump(request, upstream, decoder, write, network, sse, provider)
     except GatewayError as exc:
+        if key is not None:
+            exc.redact(key.value, key.name)
         await _fail(request, response, exc, sse)
         return response
     except ConnectionResetError:

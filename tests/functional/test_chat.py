@@ -200,3 +200,13 @@ async def test_models_lists_configured_and_upstream_models(gateway, fake_openai,
     ids = [m["id"] for m in body["data"]]
     assert body["object"] == "list"
     assert ids == ["openai/gpt-4o", "openai/gpt-4o-mini", "local/llama3", "local/qwen"]
+
+
+async def test_a_key_echoed_in_a_mid_stream_error_is_redacted(gateway, fake_openai, http):
+    echo = (b'data: {"error": {"message": "bad key ' + TEST_SECRETS[0].encode() + b'", "type": "weird"}}\n\n')
+    fake_openai.queue("gpt-4o-mini", Reply(events=[STREAM[0], echo]))
+    base = await gateway(openai_config(fake_openai.base_url))
+    async with http.post(f"{base}/v1/chat/completions", json={**CHAT, "stream": True}) as resp:
+        raw = await resp.read()
+    error = orjson.loads(raw.split(b"\n\n")[1].removeprefix(b"data: "))["error"]
+    assert error["message"] == "bad key <key primary>"

@@ -608,7 +608,7 @@ async def test_nothing_is_retried_or_answered_again_once_a_stream_is_committed(s
     """A failure that escapes the relay after the 200 went out must neither retry (a wasted upstream call
     whose answer would be written after the first one) nor become a second response."""
 
-    async def failing_relay(request, upstream, decoder, first, network, provider, headers):
+    async def failing_relay(request, upstream, decoder, first, network, provider, headers, key=None):
         response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(request)
         await response.write(first[0])
