@@ -93,7 +93,7 @@ async def started(spec: TargetSpec, upstream_port: int, pinning: Pinning, workdi
         config = workdir / "bifrost.yaml"
         config.write_text(GATEWAY_CONFIG.format(port=upstream_port))
         cmd = [python(), "-m", "bifrost_proxy", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "warning"]
+               "--log-level", "info"]
         if has_workers_flag:
             cmd += ["--workers", str(spec.workers)]
     async with running(cmd, log, port, cpus, pinning.enabled) as proc:

@@ -22,7 +22,6 @@ def make_session(max_conns_per_host: int = 0) -> aiohttp.ClientSession:
         # per-request deadlines are set by dispatch; no session-wide total timeout
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, ceil_threshold=60),
         auto_decompress=True,
-        skip_auto_headers=("User-Agent",),
         raise_for_status=False,
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
