@@ -26,7 +26,7 @@ import orjson
 
 from bifrost_proxy.errors import GatewayError, UpstreamError
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, Call
-from bifrost_proxy.providers.openai import stream_error
+from bifrost_proxy.providers.errors import openai_stream_error
 from bifrost_proxy.sse.decode import SSEDecoder, SSEEvent
 from bifrost_proxy.sse.encode import DONE_FRAME, data_frame, raw_data_frame
 
@@ -144,7 +144,7 @@ class _EventTranslator:
                 self.error = _malformed("not an object")
                 break
             if obj.get("error") or event.event == "error":
-                self.error = stream_error(obj)
+                self.error = openai_stream_error(obj)
                 break
             if self._event(obj, event, frames):
                 break

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
-from typing import Mapping
+from typing import Any, Mapping
+
+from bifrost_proxy.errors import GatewayError, from_upstream_status
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -28,3 +30,21 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def openai_stream_error(obj: Any) -> GatewayError:
+    """An error event inside an OpenAI-compatible stream, mapped by its type or code."""
+    err = obj.get("error", obj) if isinstance(obj, dict) else {}
+    if not isinstance(err, dict):
+        err = {"message": str(err)}
+    kind = f"{err.get('type') or ''} {err.get('code') or ''}"
+    status = 429 if "rate_limit" in kind else 503 if ("overloaded" in kind or "server_error" in kind) else 502
+    message = str(err.get("message") or "the upstream reported an error mid-stream")
+    out = from_upstream_status(status, message, code=_text(err.get("code")), param=_text(err.get("param")))
+    if status == 502:
+        out.type = str(err.get("type") or "upstream_error")
+    return out
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

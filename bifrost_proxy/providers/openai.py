@@ -14,10 +14,10 @@ import orjson
 from bifrost_proxy.config.defaults import KNOWN_PROVIDERS
 from bifrost_proxy.config.schema import KeyConfig, ProviderConfig
 from bifrost_proxy.errors import GatewayError, UpstreamError, from_upstream_status
-from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, Call, Endpoint, UpstreamRequest
-from bifrost_proxy.providers.errors import parse_retry_after
-from bifrost_proxy.sse.decode import SSEDecoder
+from bifrost_proxy.providers.base import Call, Endpoint, UpstreamRequest
+from bifrost_proxy.providers.errors import openai_stream_error, parse_retry_after
 from bifrost_proxy.sse.encode import DONE_FRAME, raw_data_frame
+from bifrost_proxy.sse.translate import SSETranslator
 
 PATHS = {
     Endpoint.CHAT: "/chat/completions",
@@ -50,35 +50,19 @@ def api_root(provider: ProviderConfig) -> str:
     return base + prefix
 
 
-class OpenAIStreamDecoder:
+class OpenAIStreamDecoder(SSETranslator):
     """Relays an OpenAI-compatible SSE stream event by event, checking that each one parses."""
 
-    __slots__ = ("_sse", "done", "error", "media_type", "_call", "_strip_usage")
+    __slots__ = ("_call", "_strip_usage")
+
+    incomplete_message = ("the upstream closed the stream before it was complete (no [DONE]); "
+                          "the answer is cut short")
 
     def __init__(self, call: Call) -> None:
-        self._sse = SSEDecoder()
-        self.done = False
-        self.error: GatewayError | None = None
-        self.media_type = SSE_MEDIA_TYPE
+        super().__init__()
         self._call = call
         # we asked for usage on the client's behalf: its usage-only chunk is ours, not the client's
         self._strip_usage = bool(call.flags.get("usage_added"))
-
-    def feed(self, data: bytes) -> list[bytes]:
-        if self.done or self.error is not None:
-            return []
-        return self._frames(self._sse.feed(data))
-
-    def finish(self) -> list[bytes]:
-        if self.error is not None:
-            raise self.error
-        frames = [] if self.done else self._frames(self._sse.finish())
-        if self.error is not None:
-            raise self.error
-        if not self.done:
-            raise UpstreamError("the upstream closed the stream before it was complete (no [DONE]); "
-                                "the answer is cut short", code="stream_incomplete")
-        return frames
 
     def _frames(self, events: list) -> list[bytes]:
         """Frames for whole events; a bad event ends the batch and is kept in ``error`` so the frames
@@ -98,7 +82,7 @@ class OpenAIStreamDecoder:
                 break
             if type(obj) is dict:
                 if obj.get("error"):
-                    self.error = stream_error(obj)
+                    self.error = openai_stream_error(obj)
                     break
                 usage = obj.get("usage")
                 if usage:
@@ -106,25 +90,11 @@ class OpenAIStreamDecoder:
                     if self._strip_usage and not obj.get("choices"):
                         continue
             if event.event == "error":
-                self.error = stream_error(obj)
+                self.error = openai_stream_error(obj)
                 break
             frames.append(event.raw if event.event is None and event.raw.startswith(b"data: ")
                           and event.raw.count(b"\n") == 2 else raw_data_frame(data))
         return frames
-
-
-def stream_error(obj: Any) -> GatewayError:
-    """An error event inside an OpenAI-compatible stream, mapped by its type or code."""
-    err = obj.get("error", obj) if isinstance(obj, dict) else {}
-    if not isinstance(err, dict):
-        err = {"message": str(err)}
-    kind = f"{err.get('type') or ''} {err.get('code') or ''}"
-    status = 429 if "rate_limit" in kind else 503 if ("overloaded" in kind or "server_error" in kind) else 502
-    message = str(err.get("message") or "the upstream reported an error mid-stream")
-    out = from_upstream_status(status, message, code=_str(err.get("code")), param=_str(err.get("param")))
-    if status == 502:
-        out.type = str(err.get("type") or "upstream_error")
-    return out
 
 
 def _str(value: Any) -> str | None:

@@ -30,25 +30,25 @@ from bifrost_proxy.errors import GatewayError, UpstreamError
 from bifrost_proxy.providers.anthropic.errors import error_from_event
 from bifrost_proxy.providers.anthropic.request import JSON_TOOL
 from bifrost_proxy.providers.anthropic.response import finish_reason, json_mode, openai_usage
-from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, Call
-from bifrost_proxy.sse.decode import SSEDecoder, SSEEvent
+from bifrost_proxy.providers.base import Call
+from bifrost_proxy.sse.decode import SSEEvent
 from bifrost_proxy.sse.encode import DONE_FRAME, data_frame
+from bifrost_proxy.sse.translate import SSETranslator
 
 _JSON_BLOCK = -1  # block index map value: the json_response tool, streamed as content
 
 
-class AnthropicStreamDecoder:
+class AnthropicStreamDecoder(SSETranslator):
     """Translates one Anthropic stream; ``feed(bytes) -> frames``, ``finish()`` at upstream EOF."""
 
-    __slots__ = ("done", "error", "media_type", "_call", "_sse", "_json", "_include_usage", "_id", "_model",
-                 "_created", "_usage", "_stop_reason", "_tool_index", "_tools", "_started")
+    __slots__ = ("_call", "_json", "_include_usage", "_id", "_model", "_created", "_usage", "_stop_reason",
+                 "_tool_index", "_tools", "_started")
+
+    incomplete_message = "the upstream closed the stream before message_stop; the answer is cut short"
 
     def __init__(self, call: Call, created: int | None = None) -> None:
-        self.done = False
-        self.error: GatewayError | None = None
-        self.media_type = SSE_MEDIA_TYPE
+        super().__init__()
         self._call = call
-        self._sse = SSEDecoder()
         self._json = json_mode(call)
         options = call.body.get("stream_options")
         self._include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -62,28 +62,17 @@ class AnthropicStreamDecoder:
         self._started = False
 
     def feed(self, data: bytes) -> list[bytes]:
+        # unlike the base, a held error is raised here: by the next feed, or by this one if it made no frames
         if self.error is not None:
             raise self.error
-        if self.done:
-            return []
-        frames = self._frames(self._sse.feed(data))
+        frames = super().feed(data)
         if self.error is not None and not frames:
             raise self.error
         return frames
 
-    def finish(self) -> list[bytes]:
-        if self.error is not None:
-            raise self.error
-        frames: list[bytes] = []
-        if not self.done:
-            # an unterminated last event: whole (message_stop without its blank line), or cut short
-            frames = self._frames(self._sse.finish())
-            if self.error is not None and self.error.code != "malformed_upstream_event":
-                raise self.error
-        if not self.done:
-            raise UpstreamError("the upstream closed the stream before message_stop; the answer is cut short",
-                                code="stream_incomplete")
-        return frames
+    def _tail_error(self, error: GatewayError) -> GatewayError:
+        # garbage left unterminated at EOF is an event cut short, not one the upstream got wrong
+        return self._incomplete() if error.code == "malformed_upstream_event" else error
 
     def _frames(self, events: list[SSEEvent]) -> list[bytes]:
         frames: list[bytes] = []

@@ -32,25 +32,25 @@ from typing import Any
 import orjson
 
 from bifrost_proxy.errors import GatewayError, UpstreamError
-from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, Call
+from bifrost_proxy.providers.base import Call
 from bifrost_proxy.providers.cohere.errors import event_error
 from bifrost_proxy.providers.cohere.response import completion_id, finish_reason, openai_usage
-from bifrost_proxy.sse.decode import SSEDecoder, SSEEvent
+from bifrost_proxy.sse.decode import SSEEvent
 from bifrost_proxy.sse.encode import DONE_FRAME, data_frame
+from bifrost_proxy.sse.translate import SSETranslator
 
 
-class CohereStreamDecoder:
+class CohereStreamDecoder(SSETranslator):
     """``feed(bytes) -> frames``; ``done`` once ``[DONE]`` is out. Upstream failures and garbage go to
     ``error`` (see the module docstring); ``finish()`` raises it, or a stream cut before ``message-end``."""
 
-    __slots__ = ("_sse", "done", "error", "media_type", "_model", "_id", "_created", "_with_usage", "_tool_index",
-                 "_hidden", "_started")
+    __slots__ = ("_model", "_id", "_created", "_with_usage", "_tool_index", "_hidden", "_started")
+
+    incomplete_message = ("the upstream closed the stream before it was complete (no message-end); "
+                          "the answer is cut short")
 
     def __init__(self, call: Call) -> None:
-        self._sse = SSEDecoder()
-        self.done = False
-        self.error: GatewayError | None = None
-        self.media_type = SSE_MEDIA_TYPE
+        super().__init__()
         self._model = call.model
         self._id: str | None = None
         self._created = int(time.time())
@@ -59,24 +59,6 @@ class CohereStreamDecoder:
         self._tool_index: dict[Any, int] = {}  # Cohere's tool call index -> OpenAI's (0, 1, ... in order)
         self._hidden: set[Any] = set()  # content block indexes that hold thinking, not answer text
         self._started = False
-
-    def feed(self, data: bytes) -> list[bytes]:
-        if self.done or self.error is not None:
-            return []
-        return self._frames(self._sse.feed(data))
-
-    def finish(self) -> list[bytes]:
-        if self.error is not None:
-            raise self.error
-        if self.done:
-            return []
-        frames = self._frames(self._sse.finish())
-        if self.error is not None:
-            raise self.error
-        if not self.done:
-            raise UpstreamError("the upstream closed the stream before it was complete (no message-end); "
-                                "the answer is cut short", code="stream_incomplete")
-        return frames
 
     def _frames(self, events: list[SSEEvent]) -> list[bytes]:
         """Frames for whole events; a bad event ends the batch and is kept in ``error`` so the frames

@@ -20,11 +20,12 @@ from typing import Any
 import orjson
 
 from bifrost_proxy.errors import GatewayError, UpstreamError
-from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, Call
+from bifrost_proxy.providers.base import Call
 from bifrost_proxy.providers.gemini.errors import google_error
 from bifrost_proxy.providers.gemini.response import check_prompt_feedback, finish_reason, new_token, split_parts, usage
-from bifrost_proxy.sse.decode import SSEDecoder, SSEEvent
+from bifrost_proxy.sse.decode import SSEEvent
 from bifrost_proxy.sse.encode import DONE_FRAME, data_frame
+from bifrost_proxy.sse.translate import SSETranslator
 
 
 class _Choice:
@@ -36,18 +37,20 @@ class _Choice:
         self.finish: str | None = None
 
 
-class GeminiStreamDecoder:
+class GeminiStreamDecoder(SSETranslator):
     """Sans-IO: ``feed(bytes)`` and ``finish()`` return whole SSE frames for the client.
 
     ``token`` and ``created`` fix the completion id and timestamp (tests replay a recording with them).
     ``error`` holds the failure that ended the stream, once one did (see the module docstring).
     """
 
-    __slots__ = ("_sse", "_call", "_model", "_id", "_token", "_created", "_choices", "_usage", "_include_usage",
-                 "_calls", "done", "error", "media_type")
+    __slots__ = ("_call", "_model", "_id", "_token", "_created", "_choices", "_usage", "_include_usage", "_calls")
+
+    incomplete_message = ("the upstream closed the stream before the answer finished (no finishReason); "
+                          "the answer is cut short")
 
     def __init__(self, call: Call, *, token: str | None = None, created: int | None = None) -> None:
-        self._sse = SSEDecoder()
+        super().__init__()
         self._call = call
         self._model = call.model
         self._token = token or new_token()
@@ -58,28 +61,12 @@ class GeminiStreamDecoder:
         options = call.body.get("stream_options")
         self._include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         self._calls = 0
-        self.done = False
-        self.error: GatewayError | None = None
-        self.media_type = SSE_MEDIA_TYPE
 
-    def feed(self, data: bytes) -> list[bytes]:
-        if self.done or self.error is not None:
-            return []
-        return self._frames(self._sse.feed(data))
-
-    def finish(self) -> list[bytes]:
-        if self.error is not None:
-            raise self.error
-        if self.done:
-            return []
-        frames = self._frames(self._sse.finish())
-        if self.error is not None:
-            raise self.error
+    def _finish_frames(self) -> list[bytes]:
+        # no terminal event upstream: a clean close ends the stream once every candidate has finished
         if not self._choices or any(c.finish is None for c in self._choices.values()):
-            raise UpstreamError("the upstream closed the stream before the answer finished (no finishReason); "
-                                "the answer is cut short", code="stream_incomplete")
-        for index, choice in sorted(self._choices.items()):
-            frames.append(self._chunk(index, choice, {}, choice.finish))
+            raise self._incomplete()
+        frames = [self._chunk(index, choice, {}, choice.finish) for index, choice in sorted(self._choices.items())]
         if self._include_usage:
             frames.append(data_frame({"id": self._id, "object": "chat.completion.chunk", "created": self._created,
                                       "model": self._model, "choices": [], "usage": usage(self._usage)}))
