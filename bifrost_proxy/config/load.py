@@ -49,6 +49,7 @@ class _Reader:
         self.env = env
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        self.disabled: dict[str, str] = {}
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
@@ -163,7 +164,7 @@ def parse_config(data: Any, source: str = "<config>", env: Mapping[str, str] | N
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(providers=MappingProxyType(providers), server=server, client=client, source=source,
-                  warnings=tuple(r.warnings))
+                  warnings=tuple(r.warnings), disabled=MappingProxyType(r.disabled))
 
 
 def _server(r: _Reader, data: dict[str, Any]) -> ServerConfig:
@@ -214,6 +215,7 @@ def _provider(r: _Reader, name: str, pdata: Any) -> ProviderConfig | None:
         r.warnings[:] = [w for w in r.warnings if w not in skipped]
         unset = sorted({w.rsplit(": ", 1)[1].removesuffix(" is not set") for w in skipped})
         r.warnings.append(f"{path}: disabled until {', '.join(unset)} is set (its keys are optional)")
+        r.disabled[name] = f"{', '.join(unset)} is not set in the gateway's environment"
         return None
     network = _network(r, r.mapping(data.get("network_config"), f"{path}.network_config"), path, defaults)
     cb = r.mapping(data.get("concurrency_and_buffer_size"), f"{path}.concurrency_and_buffer_size")

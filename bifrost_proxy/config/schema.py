@@ -89,3 +89,5 @@ class Config:
     client: ClientConfig = ClientConfig()
     source: str = "<defaults>"
     warnings: tuple[str, ...] = ()
+    # providers left out because every key is optional and unset: name -> why, for a request that names one
+    disabled: Mapping[str, str] = field(default_factory=lambda: EMPTY)

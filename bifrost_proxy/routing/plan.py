@@ -35,6 +35,10 @@ def resolve(runtime: Runtime, value: Any, param: str = "model") -> Target:
     provider_name, model = split_model(value, param)
     provider = runtime.providers.get(provider_name)
     if provider is None:
+        reason = runtime.config.disabled.get(provider_name)
+        if reason is not None:
+            raise NotFound(f"provider {provider_name!r} is disabled: {reason}", param=param,
+                           code="provider_disabled")
         known = ", ".join(sorted(runtime.providers)) or "none"
         raise NotFound(f"unknown provider {provider_name[:100]!r} in '{param}'; configured providers: {known}",
                        param=param, code="unknown_provider")

@@ -128,3 +128,14 @@ async def test_request_id_is_honoured_or_generated(gateway, fake_openai, http):
         assert await resp.json() == {"status": "ok"}
     async with http.post(f"{base}/v1/nope") as resp:
         assert len(resp.headers["X-Request-ID"]) == 32
+
+
+async def test_a_disabled_provider_says_which_variable_is_missing(gateway, fake_openai, http):
+    config = openai_config(fake_openai.base_url)
+    config["providers"]["anthropic"] = {"keys": [{"value": "env.ANTHROPIC_API_KEY", "optional": True}]}
+    base = await gateway(config)
+    body = {**CHAT, "model": "anthropic/claude-3-5-haiku-latest"}
+    async with http.post(f"{base}/v1/chat/completions", json=body) as resp:
+        assert resp.status == 404
+        error = assert_shape(await resp.json())
+    assert error["code"] == "provider_disabled" and "ANTHROPIC_API_KEY" in error["message"]

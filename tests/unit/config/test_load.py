@@ -82,3 +82,14 @@ def test_default_config_has_each_provider_whose_key_is_set_and_ollama():
 def test_key_repr_hides_the_value():
     config = parse_config({"providers": {"openai": {"keys": [{"name": "main", "value": "sk-hidden-value"}]}}}, env={})
     assert "sk-hidden-value" not in repr(config)
+
+
+def test_optional_keys_disable_a_provider_and_say_why():
+    config = parse_config({"providers": {"openai": {"keys": [{"value": "env.OPENAI_API_KEY", "optional": True}]},
+                                         "ollama": {}}}, env={})
+    assert set(config.providers) == {"ollama"}
+    assert "OPENAI_API_KEY is not set" in config.disabled["openai"]
+    assert any("providers.openai: disabled until OPENAI_API_KEY is set" in w for w in config.warnings)
+    kept = parse_config({"providers": {"openai": {"keys": [
+        {"name": "a", "value": "env.A_KEY", "optional": True}, {"name": "b", "value": "sk-b"}]}}}, env={})
+    assert [k.name for k in kept.providers["openai"].keys] == ["b"]
