@@ -120,3 +120,15 @@ def tools_and_choice(body: dict[str, Any]) -> tuple[Any, Any]:
         else:
             choice = legacy
     return tools, choice
+
+
+def stop_sequences(req: dict[str, Any]) -> list[str] | None:
+    """OpenAI's ``stop`` (a string or a list of strings) as a list, None when absent or empty; else a 400."""
+    stop = req.get("stop")
+    if isinstance(stop, str):
+        return [stop]
+    if isinstance(stop, list) and all(isinstance(s, str) for s in stop):
+        return stop or None
+    if stop is not None:
+        raise BadRequest("'stop' must be a string or an array of strings", param="stop")
+    return None

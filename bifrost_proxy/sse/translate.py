@@ -13,7 +13,9 @@ for the last frames: by default none when ``done``, else ``stream_incomplete`` w
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import orjson
 
 from bifrost_proxy.errors import GatewayError, UpstreamError
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE
@@ -68,3 +70,16 @@ class SSETranslator:
     def _tail_error(self, error: GatewayError) -> GatewayError:
         """What ``finish`` raises when the event left unterminated at EOF was bad: by default its error."""
         return error
+
+
+def event_object(event: SSEEvent) -> dict[str, Any]:
+    """A translated stream's event payload as a JSON object, or the ``malformed_upstream_event`` error."""
+    try:
+        obj = orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("the upstream sent a malformed stream event (not JSON)",
+                            code="malformed_upstream_event") from None
+    if not isinstance(obj, dict):
+        raise UpstreamError("the upstream sent a malformed stream event (not an object)",
+                            code="malformed_upstream_event")
+    return obj

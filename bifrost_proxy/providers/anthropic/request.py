@@ -59,7 +59,7 @@ from typing import Any
 from bifrost_proxy.errors import BadRequest
 from bifrost_proxy.providers.anthropic.messages import convert_messages
 from bifrost_proxy.providers.base import Call
-from bifrost_proxy.providers.params import reject_unsupported, tools_and_choice, unsupported
+from bifrost_proxy.providers.params import reject_unsupported, stop_sequences, tools_and_choice, unsupported
 
 # The forced tool that carries a response_format answer; response.py and stream.py turn it back into text.
 JSON_TOOL = "json_response"
@@ -106,14 +106,9 @@ def build_messages_body(call: Call, default_max: int | None = None) -> dict[str,
     for name in ("temperature", "top_p", "top_k"):
         if req.get(name) is not None:
             body[name] = req[name]
-    stop = req.get("stop")
-    if isinstance(stop, str):
-        body["stop_sequences"] = [stop]
-    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        if stop:
-            body["stop_sequences"] = stop
-    elif stop is not None:
-        raise BadRequest("'stop' must be a string or an array of strings", param="stop")
+    stop = stop_sequences(req)
+    if stop:
+        body["stop_sequences"] = stop
     _tools(req, body)
     _max_tokens_and_thinking(req, body, default_max or default_max_tokens(call.model))
     user = req.get("user")

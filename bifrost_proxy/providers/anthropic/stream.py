@@ -24,7 +24,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 
 from bifrost_proxy.errors import GatewayError, UpstreamError
 from bifrost_proxy.providers.anthropic.errors import error_from_event
@@ -33,7 +32,7 @@ from bifrost_proxy.providers.anthropic.response import finish_reason, json_mode,
 from bifrost_proxy.providers.base import Call
 from bifrost_proxy.sse.decode import SSEEvent
 from bifrost_proxy.sse.encode import DONE_FRAME, data_frame
-from bifrost_proxy.sse.translate import SSETranslator
+from bifrost_proxy.sse.translate import SSETranslator, event_object
 
 _JSON_BLOCK = -1  # block index map value: the json_response tool, streamed as content
 
@@ -86,14 +85,7 @@ class AnthropicStreamDecoder(SSETranslator):
         return frames
 
     def _translate(self, event: SSEEvent, frames: list[bytes]) -> None:
-        try:
-            obj = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("the upstream sent a malformed stream event (not JSON)",
-                                code="malformed_upstream_event") from None
-        if not isinstance(obj, dict):
-            raise UpstreamError("the upstream sent a malformed stream event (not an object)",
-                                code="malformed_upstream_event")
+        obj = event_object(event)
         kind = obj.get("type") or event.event
         if kind == "error":
             raise error_from_event(obj)

@@ -10,7 +10,7 @@ from typing import Any
 
 from bifrost_proxy.errors import BadRequest
 from bifrost_proxy.providers.base import Call
-from bifrost_proxy.providers.params import reject_unsupported, tools_and_choice, unsupported_part
+from bifrost_proxy.providers.params import reject_unsupported, stop_sequences, tools_and_choice, unsupported_part
 
 # OpenAI field -> Cohere field, passed as given (Cohere checks the ranges and answers 400 itself)
 RENAMED = (("temperature", "temperature"), ("top_p", "p"), ("top_k", "k"), ("seed", "seed"),
@@ -28,7 +28,9 @@ def build_chat_body(call: Call) -> dict[str, Any]:
     for ours, theirs in RENAMED:
         if req.get(ours) is not None:
             body[theirs] = req[ours]
-    _stop(req, body)
+    stop = stop_sequences(req)
+    if stop:
+        body["stop_sequences"] = stop
     param = "max_completion_tokens" if req.get("max_completion_tokens") is not None else "max_tokens"
     limit = req.get(param)
     if limit is not None:
@@ -137,17 +139,6 @@ def _tool_call(call: Any, where: str) -> dict[str, Any]:
     arguments = function.get("arguments")
     return {"id": str(call.get("id") or ""), "type": "function",
             "function": {"name": function["name"], "arguments": arguments if isinstance(arguments, str) else "{}"}}
-
-
-def _stop(req: dict[str, Any], body: dict[str, Any]) -> None:
-    stop = req.get("stop")
-    if isinstance(stop, str):
-        body["stop_sequences"] = [stop]
-    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        if stop:
-            body["stop_sequences"] = stop
-    elif stop is not None:
-        raise BadRequest("'stop' must be a string or an array of strings", param="stop")
 
 
 def _tools(req: dict[str, Any], body: dict[str, Any]) -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 
 from bifrost_proxy.errors import GatewayError, UpstreamError
 from bifrost_proxy.providers.base import Call
@@ -37,7 +36,7 @@ from bifrost_proxy.providers.cohere.errors import event_error
 from bifrost_proxy.providers.cohere.response import completion_id, finish_reason, openai_usage
 from bifrost_proxy.sse.decode import SSEEvent
 from bifrost_proxy.sse.encode import DONE_FRAME, data_frame
-from bifrost_proxy.sse.translate import SSETranslator
+from bifrost_proxy.sse.translate import SSETranslator, event_object
 
 
 class CohereStreamDecoder(SSETranslator):
@@ -79,14 +78,7 @@ class CohereStreamDecoder(SSETranslator):
     def _translate(self, event: SSEEvent, frames: list[bytes]) -> None:
         if event.data == b"[DONE]":
             return
-        try:
-            obj = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("the upstream sent a malformed stream event (not JSON)",
-                                code="malformed_upstream_event") from None
-        if not isinstance(obj, dict):
-            raise UpstreamError("the upstream sent a malformed stream event (not an object)",
-                                code="malformed_upstream_event")
+        obj = event_object(event)
         kind = obj.get("type") or event.event
         if event.event == "error" or (kind is None and "message" in obj):
             raise event_error(obj)
