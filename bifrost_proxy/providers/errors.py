@@ -5,7 +5,25 @@ from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+import orjson
+
 from bifrost_proxy.errors import GatewayError, from_upstream_status
+
+MAX_MESSAGE_CHARS = 2000  # an upstream message longer than this is cut: errors are read by people
+
+
+def cut_message(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "..."
+
+
+def error_body(body: bytes) -> Any:
+    """An error answer's JSON, or its text when it is short plain text (a proxy's), else None."""
+    try:
+        return orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        # a proxy's HTML page or plain text: use it as the message only if it is short text
+        text = body.decode("utf-8", "replace").strip()
+        return text if text and len(text) < 300 and "<" not in text else None
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import orjson
-
 from bifrost_proxy.errors import GatewayError, UpstreamError, UpstreamTimeout, from_upstream_status
-from bifrost_proxy.providers.errors import parse_retry_after
+from bifrost_proxy.providers.errors import cut_message, error_body, parse_retry_after
 
-MAX_MESSAGE_CHARS = 2000  # an upstream message longer than this is cut: errors are read by people
 
 
 def parse_cohere_error(status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
     """A Cohere error answer (any status >= 400), or a body that is not one, mapped by status."""
-    message = _message(_loads(body)) or f"the upstream answered HTTP {status}"
+    message = _message(error_body(body)) or f"the upstream answered HTTP {status}"
     return from_upstream_status(status, message, retry_after=parse_retry_after(headers))
 
 
@@ -29,9 +26,9 @@ def failed_generation(finish_reason: str, detail: Any) -> GatewayError:
     """``finish_reason`` ERROR or TIMEOUT: the upstream gave up on the answer it had started."""
     text = detail if isinstance(detail, str) and detail else None
     if finish_reason == "TIMEOUT":
-        return UpstreamTimeout(_cut(text or "the upstream timed out while generating the answer"),
+        return UpstreamTimeout(cut_message(text or "the upstream timed out while generating the answer"),
                                code="upstream_generation_timeout")
-    return UpstreamError(_cut(text or "the upstream failed while generating the answer"),
+    return UpstreamError(cut_message(text or "the upstream failed while generating the answer"),
                          code="upstream_generation_error")
 
 
@@ -45,18 +42,5 @@ def _message(obj: Any) -> str | None:
         # Cohere's {"message": ...}; {"error": ...} from a proxy in front of it
         return _message(obj.get("message") or obj.get("error"))
     if isinstance(obj, str) and obj:
-        return _cut(obj)
+        return cut_message(obj)
     return None
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "..."
-
-
-def _loads(body: bytes) -> Any:
-    try:
-        return orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        # a proxy's HTML page or plain text: use it as the message only if it is short text
-        text = body.decode("utf-8", "replace").strip()
-        return text if text and len(text) < 300 and "<" not in text else None

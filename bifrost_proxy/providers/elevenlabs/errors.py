@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import orjson
-
 from bifrost_proxy.errors import GatewayError, from_upstream_status
-from bifrost_proxy.providers.errors import parse_retry_after
+from bifrost_proxy.providers.errors import cut_message, error_body, parse_retry_after
 
-MAX_MESSAGE_CHARS = 2000
 
 
 def parse_elevenlabs_error(status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
-    message, code = _detail(_loads(body))
-    return from_upstream_status(status, _cut(message or f"the upstream answered HTTP {status}"), code=code,
+    message, code = _detail(error_body(body))
+    return from_upstream_status(status, cut_message(message or f"the upstream answered HTTP {status}"), code=code,
                                 retry_after=parse_retry_after(headers))
 
 
@@ -39,15 +36,3 @@ def _detail(obj: Any) -> tuple[str | None, str | None]:
     if isinstance(detail, str) and detail:
         return detail, None
     return None, None
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "..."
-
-
-def _loads(body: bytes) -> Any:
-    try:
-        return orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        text = body.decode("utf-8", "replace").strip()
-        return text if text and len(text) < 300 and "<" not in text else None
