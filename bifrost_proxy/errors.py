@@ -117,10 +117,6 @@ class UpstreamTimeout(GatewayError):
     retryable = True
 
 
-class ClientClosed(Exception):
-    """The client went away; nothing is answered and nothing is retried."""
-
-
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 
 
