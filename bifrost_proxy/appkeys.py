@@ -7,6 +7,7 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from bifrost_proxy.inbound.base import Dialect
     from bifrost_proxy.lifecycle.shutdown import Drain
     from bifrost_proxy.observability.metrics import Metrics
     from bifrost_proxy.routing.dispatch import Outcome
@@ -18,5 +19,7 @@ METRICS = web.AppKey("metrics", "Metrics")
 DRAIN = web.AppKey("drain", "Drain")
 
 REQUEST_ID = web.RequestKey("request_id", str)
+# the client's own API when it is not OpenAI's: errors are answered in its shape
+DIALECT = web.RequestKey("dialect", "Dialect")
 # who served the call and how many tries it took, left by dispatch for the access log and metrics
 OUTCOME = web.RequestKey("outcome", "Outcome")

@@ -91,3 +91,5 @@ class Config:
     warnings: tuple[str, ...] = ()
     # providers left out because every key is optional and unset: name -> why, for a request that names one
     disabled: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    # requested model glob -> "provider/model", applied before routing, first match in config order
+    model_aliases: Mapping[str, str] = field(default_factory=lambda: EMPTY)

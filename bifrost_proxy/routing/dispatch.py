@@ -24,6 +24,7 @@ from aiohttp import ClientResponse, web
 
 from bifrost_proxy.appkeys import SESSION
 from bifrost_proxy.config.schema import KeyConfig
+from bifrost_proxy.inbound.base import DialectDecoder
 from bifrost_proxy.errors import AuthenticationFailed, GatewayError, NotFound, PermissionDenied, RateLimited, \
     UpstreamTimeout
 from bifrost_proxy.providers.base import Call
@@ -208,6 +209,11 @@ async def _attempt(request: web.Request, call: Call, target: Target, key: KeyCon
     provider = target.provider
     pconf = provider.config
     adapter = provider.adapter
+    dialect = call.dialect
+    if dialect is not None:  # a client of another API: go through untouched, or translate at both ends
+        native = dialect.passthrough_adapter(pconf)
+        if native is not None:
+            adapter, dialect = native, None
     upstream_request = adapter.build_request(call, pconf, key)
     authorize = getattr(adapter, "authorize", None)
     session = request.app[SESSION]
@@ -233,10 +239,14 @@ async def _attempt(request: web.Request, call: Call, target: Target, key: KeyCon
                 raw = await upstream.read()
                 outcome.first_byte_at = asyncio.get_running_loop().time()
                 answer = adapter.parse_response(call, upstream.headers, raw)
+                if dialect is not None:
+                    answer = dialect.translate_response(call, answer)
                 return web.Response(body=answer, status=200, headers=_served_by(outcome),
                                     content_type=_content_type(adapter, call, upstream))
             call.upstream_headers = upstream.headers
             decoder = adapter.stream_decoder(call)
+            if dialect is not None:
+                decoder = DialectDecoder(decoder, dialect.stream_translator(call), dialect)
             first = await read_first_frames(upstream, decoder)
             outcome.first_byte_at = asyncio.get_running_loop().time()
             streaming = True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from bifrost_proxy.errors import BadRequest, NotFound
@@ -31,7 +32,30 @@ def split_model(value: Any, param: str = "model") -> tuple[str, str]:
     return provider, model
 
 
+def alias(runtime: Runtime, value: Any) -> Any:
+    """``value`` after ``model_aliases`` (the first glob that matches, in config order); else unchanged."""
+    if isinstance(value, str):
+        for glob, target in runtime.config.model_aliases.items():
+            if fnmatchcase(value, glob):
+                return target
+    return value
+
+
+def qualify(runtime: Runtime, value: Any, default_provider: str) -> Any:
+    """An inbound API's model name as ``PROVIDER/MODEL``: aliased first; a name whose prefix is not a
+    configured provider is a bare name of the inbound API's own provider (``claude-sonnet-4-5`` ->
+    ``anthropic/claude-sonnet-4-5``)."""
+    value = alias(runtime, value)
+    if isinstance(value, str) and value:
+        prefix, slash, _ = value.partition("/")
+        if not slash or (prefix not in runtime.providers and prefix not in runtime.config.disabled):
+            return f"{default_provider}/{value}"
+    return value
+
+
 def resolve(runtime: Runtime, value: Any, param: str = "model") -> Target:
+    if runtime.config.model_aliases:
+        value = alias(runtime, value)
     provider_name, model = split_model(value, param)
     provider = runtime.providers.get(provider_name)
     if provider is None:

@@ -61,7 +61,7 @@ async def relay_stream(request: web.Request, upstream: ClientResponse, decoder: 
     except GatewayError as exc:
         if key is not None:
             exc.redact(key.value, key.name)
-        await _fail(request, response, exc, sse)
+        await _fail(request, response, decoder, exc, sse)
         return response
     except ConnectionResetError:
         return response  # the client is gone; our caller's `async with` closes the upstream
@@ -122,10 +122,12 @@ def _raise_pending(decoder: StreamDecoder) -> None:
         raise error
 
 
-async def _fail(request: web.Request, response: web.StreamResponse, exc: GatewayError, sse: bool) -> None:
+async def _fail(request: web.Request, response: web.StreamResponse, decoder: StreamDecoder, exc: GatewayError,
+                sse: bool) -> None:
     if sse:
+        error_frame = getattr(decoder, "error_frame", None)  # a client dialect's own error event
         try:
-            await response.write(data_frame(exc.to_dict()))
+            await response.write(error_frame(exc) if error_frame is not None else data_frame(exc.to_dict()))
             await response.write_eof()
         except ConnectionResetError:
             pass
