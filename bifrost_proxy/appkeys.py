@@ -12,8 +12,10 @@ if TYPE_CHECKING:
     from bifrost_proxy.observability.metrics import Metrics
     from bifrost_proxy.routing.dispatch import Outcome
     from bifrost_proxy.routing.runtime import RuntimeHolder
+    from bifrost_proxy.upstream.client import UpstreamClient
 
 SESSION = web.AppKey("session", aiohttp.ClientSession)
+CLIENT = web.AppKey("client", "UpstreamClient")  # sends upstream requests over SESSION's connector
 RUNTIME = web.AppKey("runtime", "RuntimeHolder")
 METRICS = web.AppKey("metrics", "Metrics")
 DRAIN = web.AppKey("drain", "Drain")

@@ -20,9 +20,9 @@ import asyncio
 import logging
 from typing import Any, Awaitable
 
-from aiohttp import ClientResponse, web
+from aiohttp import web
 
-from bifrost_proxy.appkeys import SESSION
+from bifrost_proxy.appkeys import CLIENT, SESSION
 from bifrost_proxy.config.schema import KeyConfig
 from bifrost_proxy.inbound.base import DialectDecoder
 from bifrost_proxy.errors import AuthenticationFailed, GatewayError, NotFound, PermissionDenied, RateLimited, \
@@ -216,21 +216,20 @@ async def _attempt(request: web.Request, call: Call, target: Target, key: KeyCon
             adapter, dialect = native, None
     upstream_request = adapter.build_request(call, pconf, key)
     authorize = getattr(adapter, "authorize", None)
-    session = request.app[SESSION]
-    upstream: ClientResponse | None = None
+    app = request.app
+    upstream: Any = None  # UpstreamResponse, or ClientResponse for what the session sends
     streaming = False
     try:
         # one deadline for everything before the first byte reaches the client
         async with asyncio.timeout_at(deadline):
             if authorize is not None:
-                await authorize(upstream_request, pconf, key, session, provider.state)
+                await authorize(upstream_request, pconf, key, app[SESSION], provider.state)
             body: Any = upstream_request.body
             if callable(body):
                 body = body()  # a fresh payload per attempt (streamed uploads)
             outcome.upstream_started_at = asyncio.get_running_loop().time()
-            upstream = await session.request(upstream_request.method, upstream_request.url,
-                                             headers=upstream_request.headers, data=body,
-                                             allow_redirects=False)
+            upstream = await app[CLIENT].send(upstream_request.method, upstream_request.url,
+                                              upstream_request.headers, body)
             outcome.upstream_status = upstream.status
             if upstream.status >= 400:
                 raw = await upstream.read()

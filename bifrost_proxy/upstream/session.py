@@ -1,4 +1,5 @@
-"""The one upstream ``ClientSession`` of an app, opened and closed in ``cleanup_ctx``."""
+"""The one upstream ``ClientSession`` of an app (and the ``UpstreamClient`` over it), opened and closed in
+``cleanup_ctx``."""
 from __future__ import annotations
 
 from typing import AsyncIterator
@@ -6,7 +7,8 @@ from typing import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bifrost_proxy.appkeys import RUNTIME, SESSION
+from bifrost_proxy.appkeys import CLIENT, RUNTIME, SESSION
+from bifrost_proxy.upstream.client import UpstreamClient
 
 
 def make_session(max_conns_per_host: int = 0) -> aiohttp.ClientSession:
@@ -31,5 +33,6 @@ def make_session(max_conns_per_host: int = 0) -> aiohttp.ClientSession:
 async def session_ctx(app: web.Application) -> AsyncIterator[None]:
     session = make_session(app[RUNTIME].current.config.client.max_conns_per_host)
     app[SESSION] = session
+    app[CLIENT] = UpstreamClient(session)
     yield
     await session.close()
