@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bifrost_proxy.appkeys import METRICS, OUTCOME, REQUEST_ID, RUNTIME
 from bifrost_proxy.lifecycle.forwarded import client_address
-from bifrost_proxy.observability.logging import FIELDS
+from bifrost_proxy.observability.logging import FIELDS, access_handler
 from bifrost_proxy.observability.metrics import token_counts
 
 log = logging.getLogger("bifrost_proxy.access")
@@ -29,6 +29,10 @@ def record(request: web.Request, status: int, duration: float, start: float) -> 
         metrics.observe(request, status, duration, start, outcome)
     if log.isEnabledFor(logging.INFO):
         entry = _entry(request, status, duration, start, outcome)
+        handler = access_handler(log)
+        if handler is not None:  # the CLI's own logging: formatted from the fields, written in batches
+            handler.write_fields(log.name, entry)
+            return
         # text logs show the JSON line; JSON logs put the fields at the top level (logging.JSONFormatter)
         # makeRecord + handle: the same record log.info() makes, without walking the stack for a caller
         log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, orjson.dumps(entry).decode(), None,

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
-from typing import Iterable
+from typing import Any, Iterable
 
 import orjson
 
 MASK = "[redacted]"
+ISO_SECONDS = "%Y-%m-%dT%H:%M:%S"
 FIELDS = "fields"  # a record attribute (``extra={FIELDS: {...}}``) holding structured fields for JSON logs
 
 
@@ -20,6 +22,12 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self.secrets: list[str] = []
         self.update(secrets)
+
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
@@ -47,43 +55,27 @@ class SecondCachedTime:
     _text = ""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
+        return self.time_text(record.created, datefmt)
+
+    def time_text(self, created: float, datefmt: str | None = None) -> str:
+        second = int(created)
         if second != self._second:
             self._text = time.strftime(datefmt or "%Y-%m-%d %H:%M:%S", time.localtime(second))
             self._second = second
-        return self._text if datefmt else f"{self._text},{int(record.msecs):03d}"
+        return self._text if datefmt else f"{self._text},{int((created - second) * 1000):03d}"
 
 
 class TextFormatter(SecondCachedTime, logging.Formatter):
-    pass
+    """``TIME LEVEL LOGGER: MESSAGE``; structured lines show their fields as the message, one JSON object."""
 
-
-class CoalescingStreamHandler(logging.StreamHandler):
-    """Writes each line at once but flushes once per event-loop turn: one write(2) for all the lines of
-    a busy turn instead of one per request. Outside a running loop it flushes every line."""
-
-    def __init__(self, stream) -> None:
-        super().__init__(stream)
-        self._flush_scheduled = False
-
-    def flush(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (start-up, exit, another thread): flush now
-            super().flush()
-            return
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush_now)
-
-    def _flush_now(self) -> None:
-        self._flush_scheduled = False
-        super().flush()
+    def format_fields(self, logger: str, fields: dict[str, Any], created: float) -> str:
+        """What ``format`` makes of an INFO record whose message is ``fields`` as JSON, without the record."""
+        return f"{self.time_text(created)} INFO {logger}: {orjson.dumps(fields).decode()}"
 
 
 class JSONFormatter(SecondCachedTime, logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname.lower(),
+        entry = {"time": self.time_text(record.created, ISO_SECONDS), "level": record.levelname.lower(),
                  "logger": record.name, "pid": record.process}
         fields = record.__dict__.get(FIELDS)
         if fields:
@@ -93,6 +85,95 @@ class JSONFormatter(SecondCachedTime, logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()
+
+    def format_fields(self, logger: str, fields: dict[str, Any], created: float) -> str:
+        entry = {"time": self.time_text(created, ISO_SECONDS), "level": "info", "logger": logger,
+                 "pid": os.getpid()}
+        entry.update(fields)
+        return orjson.dumps(entry).decode()
+
+
+class CoalescingStreamHandler(logging.StreamHandler):
+    """Access lines are collected and written in one batch per event-loop turn: one write(2) for all the
+    requests that ended in a busy turn instead of one per line (stderr is line-buffered). Other records are
+    written at once, after any access lines still waiting, so the order is kept.
+
+    ``write_fields`` is the access log's way in (``access_log.record``): the line is formatted straight
+    from its fields, without a ``LogRecord``, and masked like any other line. Outside a running loop
+    (start-up, exit, another thread) it is written at once."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._scheduled = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        # written at once (a supervisor or a test may read it the moment we signal), after any batched lines
+        self._pending.append(line)
+        self._write_pending()
+
+    def write_fields(self, logger: str, fields: dict[str, Any]) -> None:
+        formatter = self.formatter
+        format_fields = getattr(formatter, "format_fields", None)
+        if format_fields is None:  # someone else's formatter: give it a record
+            record = logging.LogRecord(logger, logging.INFO, __file__, 0, orjson.dumps(fields).decode(), None,
+                                       None)
+            record.__dict__[FIELDS] = fields
+            self.handle(record)
+            return
+        line = format_fields(logger, fields, time.time())
+        for check in self.filters:
+            mask = getattr(check, "mask", None)
+            if mask is not None:
+                line = mask(line)
+        self._add(line)
+
+    def _add(self, line: str) -> None:
+        self._pending.append(line)
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write_pending()
+            return
+        self._scheduled = True
+        loop.call_soon(self._write_pending)
+
+    def _write_pending(self) -> None:
+        self._scheduled = False
+        lines, self._pending = self._pending, []
+        if not lines:
+            return
+        try:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+        except Exception:  # a closed or broken stderr must not break requests (logging's own rule)
+            pass
+
+    def flush(self) -> None:
+        self._write_pending()
+        super().flush()
+
+
+def access_handler(logger: logging.Logger) -> CoalescingStreamHandler | None:
+    """The handler to give access lines to directly: only when ours is the one place the logger's INFO
+    records go (the CLI's setup); otherwise (tests capturing logs, an embedding program's own logging
+    setup) lines go through ``logging`` as usual."""
+    if logger.handlers or not logger.propagate:
+        return None
+    handlers = logging.root.handlers
+    if len(handlers) != 1:
+        return None
+    handler = handlers[0]
+    if type(handler) is not CoalescingStreamHandler or handler.level > logging.INFO:
+        return None
+    return handler
 
 
 def setup_logging(level: str = "info", fmt: str = "text", secrets: Iterable[str] = ()) -> RedactSecrets:

@@ -1,4 +1,4 @@
-"""Prometheus metrics, recorded once per request by the access-log middleware and served at ``GET /metrics``.
+"""Prometheus metrics, recorded once per request (``observe``) and served at ``GET /metrics``.
 
 Label values stay bounded: providers and key names come from the config, routes from the router, statuses
 are numbers, a model keeps its name only when its provider's config names it (anything else a client sends
@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client import multiprocess
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import GaugeMetricFamily
 
 from bifrost_proxy.appkeys import METRICS
+from bifrost_proxy.observability.request_stats import ERRORS, FALLBACKS, RETRIES, Distribution, \
+    MultiprocessFlusher, RequestStats, StatsCollector
 
 if TYPE_CHECKING:
     from bifrost_proxy.config.schema import ProviderConfig
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
     from bifrost_proxy.routing.dispatch import Outcome
     from bifrost_proxy.routing.runtime import Runtime, RuntimeHolder
 
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 NONE, OTHER, UNMATCHED = "none", "other", "unmatched"
 MAX_ERROR_KINDS = 64
 STATE_REFRESH_SECONDS = 1.0
@@ -55,98 +56,67 @@ class Metrics:
         self.models = ModelLabels()
         self.error_kinds = BoundedLabel(MAX_ERROR_KINDS)
         r = self.registry = CollectorRegistry()
-        request_labels = ("provider", "model", "route")
-        self.requests = Counter("bifrost_requests", "Requests answered, by provider, model, route and status.",
-                                (*request_labels, "status"), registry=r)
-        self.duration = Histogram("bifrost_request_duration_seconds", "Time from request to the end of the answer.",
-                                  request_labels, buckets=LATENCY_BUCKETS, registry=r)
-        self.ttfb = Histogram("bifrost_time_to_first_byte_seconds",
-                              "Time from request until the answer's first frame was in hand (queue and retries "
-                              "included).", request_labels, buckets=LATENCY_BUCKETS, registry=r)
-        self.upstream = Histogram("bifrost_upstream_duration_seconds",
-                                  "Time from sending the answering upstream request to the end of its answer.",
-                                  ("provider", "model"), buckets=LATENCY_BUCKETS, registry=r)
-        self.retries = Counter("bifrost_upstream_retries", "Upstream attempts beyond a request's first (retries, "
-                               "another key, fallbacks).", ("provider",), registry=r)
-        self.fallbacks = Counter("bifrost_fallbacks", "Requests answered (or failed) by a fallback, counted per "
-                                 "fallback step.", ("provider",), registry=r)
-        self.tokens = Counter("bifrost_tokens", "Tokens reported by upstreams, by direction (input, output).",
-                              ("provider", "model", "direction"), registry=r)
-        self.upstream_errors = Counter("bifrost_upstream_errors", "Failed upstream attempts, by error code or "
-                                       "type.", ("kind",), registry=r)
         self.reloads = Counter("bifrost_config_reloads", "Config reloads (SIGHUP), by result.", ("result",),
                                registry=r)
-        self._children: dict[tuple[str, str, str, int], RequestSeries] = {}
+        # the per-request figures: plain counters, exported at scrape time (request_stats.py)
+        self.stats = RequestStats()
         self.gauges: StateGauges | None = None
+        self.flusher: MultiprocessFlusher | None = None
         if self.multiprocess_dir:
             self.gauges = StateGauges(r)
+            self.flusher = MultiprocessFlusher(self.stats, r)
         else:
+            r.register(StatsCollector(self.stats))
             r.register(StateCollector(self))
 
-    def observe(self, request: web.Request, status: int, duration: float, start: float,
-                outcome: "Outcome | None") -> None:
+    def observe(self, request: web.BaseRequest, status: int, duration: float, start: float,
+                outcome: "Outcome | None", route: str | None = None) -> None:
         """Record one finished request: ``duration`` in seconds; ``start`` in loop time, as the outcome's times."""
-        route = route_label(request)
+        if route is None:
+            route = route_label(request)
+        stats = self.stats
+        if self.flusher is not None:
+            self.flusher.schedule()
         if outcome is None or not outcome.provider:
-            series = self._series(NONE, NONE, route, status)
-            series.requests.inc()
+            series = stats.route(NONE, NONE, route, status)
+            series.requests += 1
             series.duration.observe(duration)
             return
         provider = outcome.provider
         model = self.models.label(self.runtime.current, provider, outcome.model)
-        series = self._series(provider, model, route, status)
-        series.requests.inc()
+        series = stats.route(provider, model, route, status)
+        series.requests += 1
         series.duration.observe(duration)
         if outcome.first_byte_at is not None:
+            if series.ttfb is None:
+                series.ttfb = Distribution()
             series.ttfb.observe(max(0.0, outcome.first_byte_at - start))
-        upstream_start = getattr(outcome, "upstream_started_at", None)
+        upstream_start = outcome.upstream_started_at
         if upstream_start is not None:  # the answering attempt's start: it ran until the answer's end
-            self.upstream.labels(provider, model).observe(max(0.0, start + duration - upstream_start))
+            stats.upstream_time(provider, model, max(0.0, start + duration - upstream_start))
         if outcome.attempts > 1:
-            self.retries.labels(provider).inc(outcome.attempts - 1)
+            stats.count(RETRIES[0], provider, outcome.attempts - 1)
         if outcome.fallbacks_used:
-            self.fallbacks.labels(provider).inc(outcome.fallbacks_used)
+            stats.count(FALLBACKS[0], provider, outcome.fallbacks_used)
         for kind in outcome.errors:
-            self.upstream_errors.labels(self.error_kinds.label(kind)).inc()
-        tokens_in, tokens_out = token_counts(outcome.usage)
-        if tokens_in:
-            series.tokens_in.inc(tokens_in)
-        if tokens_out:
-            series.tokens_out.inc(tokens_out)
-
-    def _series(self, provider: str, model: str, route: str, status: int) -> "RequestSeries":
-        # labels() costs a lock and a tuple per call; the label space is bounded, so keep the children
-        key = (provider, model, route, status)
-        series = self._children.get(key)
-        if series is None:
-            served = provider != NONE  # no provider, no tokens or first byte: no empty series for them
-            series = self._children[key] = RequestSeries(
-                self.requests.labels(provider, model, route, str(status)),
-                self.duration.labels(provider, model, route),
-                self.ttfb.labels(provider, model, route) if served else None,
-                self.tokens.labels(provider, model, "input") if served else None,
-                self.tokens.labels(provider, model, "output") if served else None)
-        return series
+            stats.count(ERRORS[0], self.error_kinds.label(kind))
+        usage = outcome.usage
+        if usage:
+            tokens_in, tokens_out = token_counts(usage)
+            series.tokens_in += tokens_in
+            series.tokens_out += tokens_out
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition the scraper asked for (``Accept``: OpenMetrics, else text 0.0.4) and its type."""
         encoder, content_type = choose_encoder(accept)
         if self.gauges is None:
             return encoder(self.registry), content_type
+        assert self.flusher is not None
+        self.flusher.flush()  # this worker's figures up to now; the others' are at most a second old
         self.gauges.refresh(state_samples(self.runtime.current, self.drain))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
         return encoder(registry), content_type
-
-
-class RequestSeries(NamedTuple):
-    """The labelled children one request updates."""
-
-    requests: Any
-    duration: Any
-    ttfb: Any
-    tokens_in: Any
-    tokens_out: Any
 
 
 def token_counts(usage: dict[str, Any] | None) -> tuple[int, int]:
@@ -273,7 +243,9 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _refresh_forever(metrics: Metrics) -> None:
     assert metrics.gauges is not None
+    assert metrics.flusher is not None
     while True:
+        metrics.flusher.flush()
         metrics.gauges.refresh(state_samples(metrics.runtime.current, metrics.drain))
         await asyncio.sleep(STATE_REFRESH_SECONDS)
 
