@@ -16,6 +16,7 @@ from typing import Callable
 from aiohttp import web
 
 from bifrost_proxy.app import make_app
+from bifrost_proxy.serving import GatewayRunner
 from bifrost_proxy.appkeys import METRICS, RUNTIME
 from bifrost_proxy.config import Config, ConfigError
 from bifrost_proxy.appkeys import DRAIN
@@ -55,7 +56,7 @@ async def serve(config: Config, host: str, port: int, reload_config: Callable[[]
     """Serve until SIGTERM/SIGINT, then drain. ``reuse_port`` lets ``--workers`` share the port."""
     notifier = notifier or SystemdNotifier()
     app = make_app(config)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=CLOSE_TIMEOUT,
+    runner = GatewayRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=CLOSE_TIMEOUT,
                            keepalive_timeout=KEEPALIVE_TIMEOUT)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True, reuse_port=reuse_port or None)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bifrost_proxy.app import make_app
 from bifrost_proxy.config.load import parse_config
+from bifrost_proxy.serving import runner_for
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.secrets_check import ResponseScanner, watch_gateway_responses
 
@@ -18,7 +19,7 @@ TEST_SECRETS = ("sk-test-primary-5ecret", "sk-test-second-5ecret", "sk-test-thir
 
 
 async def _start(app: web.Application, runners: list[web.AppRunner]) -> str:
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1)
+    runner = runner_for(app, handler_cancellation=True, access_log=None, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

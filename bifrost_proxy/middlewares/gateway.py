@@ -1,8 +1,10 @@
-"""The one middleware: request id, drain registration, error shaping, then the access log and metrics.
+"""The one frame every request runs in: route, request id, drain registration, error shaping, then the
+access log and metrics.
 
-One frame instead of four: every time a request's task resumes (upstream headers, body, each stream
-read), Python passes through every coroutine frame between the task and the handler, so each middleware
-layer is paid several times per request. The concerns stay in their own modules as plain functions.
+One frame instead of a router walk and a middleware chain: every time a request's task resumes (upstream
+headers, body, each stream read), Python passes through every coroutine frame between the task and the
+handler, so each layer is paid several times per request. ``serving.GatewayRunner`` makes ``Gateway`` the
+low-level server's handler; the concerns stay in their own modules as plain functions.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import asyncio
 import time
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.web_urldispatcher import PlainResource, UrlMappingMatchInfo
 
 from bifrost_proxy.appkeys import DRAIN
 from bifrost_proxy.lifecycle.shutdown import cut_off, track_stream
@@ -19,31 +21,65 @@ from bifrost_proxy.middlewares.request_id import add_request_id_header, assign_r
 from bifrost_proxy.observability.access_log import record
 
 
-@web.middleware
-async def gateway_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    assign_request_id(request)
-    drain = request.app[DRAIN]
-    task = asyncio.current_task()
-    drain.tasks.add(task)
-    start = asyncio.get_running_loop().time()  # loop time, like Outcome.first_byte_at
-    started = time.perf_counter()  # uvloop's loop.time() moves in millisecond steps: too coarse for durations
-    status = 499  # the client left before we answered (nginx's convention)
-    try:
+class Gateway:
+    """The low-level server's request handler for one (frozen) app."""
+
+    __slots__ = ("app", "drain", "plain")
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.drain = app[DRAIN]
+        # (method, path) -> the route's match info, made once: a plain route's match info holds no
+        # per-request values, so every request of that route can share it
+        self.plain: dict[tuple[str, str], UrlMappingMatchInfo] = {}
+        for route in app.router.routes():
+            if isinstance(route.resource, PlainResource) and route.method != "*":
+                info = UrlMappingMatchInfo({}, route)
+                info.add_app(app)
+                info.freeze()
+                self.plain[(route.method, route.resource.canonical)] = info
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        assign_request_id(request)
+        drain = self.drain
+        task = asyncio.current_task()
+        drain.tasks.add(task)
+        start = asyncio.get_running_loop().time()  # loop time, like Outcome.first_byte_at
+        started = time.perf_counter()  # uvloop's loop.time() moves in millisecond steps: too coarse for durations
+        status = 499  # the client left before we answered (nginx's convention)
         try:
-            response = await handler(request)
-        except asyncio.CancelledError:
-            if task not in drain.cut:
-                raise  # the client left: not ours to swallow
-            task.uncancel()
-            response = await cut_off(request, drain.streams.get(task))
-        except Exception as exc:
-            status = 500  # unless answered below
-            response = answer_error(request, exc)
-        status = response.status
-        return response
-    finally:
-        drain.done(task)
-        record(request, status, time.perf_counter() - started, start)
+            try:
+                info = self.plain.get((request.method, request.rel_url.path_safe))
+                if info is None:
+                    info = await self._resolve(request)
+                request._match_info = info
+                if request.headers.get("Expect") is not None:  # "100-continue", as Application._handle does
+                    response = await info.expect_handler(request)
+                    await request.writer.drain()
+                    if response is None:
+                        response = await info.handler(request)
+                else:
+                    response = await info.handler(request)
+            except asyncio.CancelledError:
+                if task not in drain.cut:
+                    raise  # the client left: not ours to swallow
+                task.uncancel()
+                response = await cut_off(request, drain.streams.get(task))
+            except Exception as exc:
+                status = 500  # unless answered below
+                response = answer_error(request, exc)
+            status = response.status
+            return response
+        finally:
+            drain.done(task)
+            record(request, status, time.perf_counter() - started, start)
+
+    async def _resolve(self, request: web.Request) -> UrlMappingMatchInfo:
+        """A route with parts, or none (its handler raises 404/405, which ``answer_error`` shapes)."""
+        info = await self.app.router.resolve(request)
+        info.add_app(self.app)
+        info.freeze()
+        return info  # type: ignore[return-value]
 
 
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:

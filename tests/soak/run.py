@@ -26,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from bifrost_proxy.app import make_app
+from bifrost_proxy.serving import runner_for
 from bifrost_proxy.appkeys import RUNTIME
 from bifrost_proxy.config.load import parse_config
 from tests.conftest import TEST_SECRETS
@@ -170,7 +171,7 @@ def rss_kb() -> int:
 
 
 async def _serve(app: web.Application, runners: list[web.AppRunner]) -> str:
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1)
+    runner = runner_for(app, handler_cancellation=True, access_log=None, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

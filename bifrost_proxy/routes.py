@@ -1,0 +1,29 @@
+"""Every route of the gateway, in one table: ``add_routes(router)`` is the only place routes are added.
+
+The table is aiohttp's ``UrlDispatcher`` (``app.router``) so that a route with parts (``/genai/.../{model}``)
+keeps aiohttp's matching and ``request.match_info``; ``serving.py`` answers the plain routes (most of the
+traffic) from a dict built from this table when the server starts, and asks the router only for the rest.
+"""
+from __future__ import annotations
+
+from aiohttp import web
+
+from bifrost_proxy.endpoints.chat import chat_completions, completions
+from bifrost_proxy.endpoints.embeddings import embeddings
+from bifrost_proxy.endpoints.models import list_models
+from bifrost_proxy.endpoints.ops import health
+from bifrost_proxy.endpoints.speech import speech
+from bifrost_proxy.endpoints.transcription import transcriptions, translations
+from bifrost_proxy.observability.metrics import metrics_endpoint
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/health", health)
+    router.add_get("/metrics", metrics_endpoint)
+    router.add_post("/v1/chat/completions", chat_completions)
+    router.add_post("/v1/completions", completions)
+    router.add_post("/v1/embeddings", embeddings)
+    router.add_get("/v1/models", list_models)
+    router.add_post("/v1/audio/speech", speech)
+    router.add_post("/v1/audio/transcriptions", transcriptions)
+    router.add_post("/v1/audio/translations", translations)
