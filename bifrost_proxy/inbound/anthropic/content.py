@@ -8,7 +8,8 @@ Block by block:
   URL.
 - ``document``: a base64 PDF -> a ``file`` part (``file_data``); plain text or a ``content`` source -> text
   parts; ``search_result`` -> a text part with its title and source.
-- ``tool_use`` (assistant) -> ``tool_calls`` (input as a JSON string); ``tool_result`` (user) -> a ``tool``
+- ``tool_use`` (assistant) -> ``tool_calls`` (input as a JSON string; what a provider hid in the id comes
+  out again: ``tool_ids.py``); ``tool_result`` (user) -> a ``tool``
   message, before the rest of its turn as OpenAI wants. A tool result's text is the tool message; its
   images, which a tool message cannot hold, follow in a user message.
 - ``thinking`` and ``redacted_thinking`` in the history are dropped: their signatures mean something only
@@ -26,6 +27,7 @@ from typing import Any
 import orjson
 
 from bifrost_proxy.errors import BadRequest
+from bifrost_proxy.inbound.anthropic.tool_ids import openai_tool_id
 from bifrost_proxy.providers.params import shown, unsupported
 
 Part = dict[str, Any]
@@ -123,7 +125,12 @@ def _tool_call(block: dict[str, Any], path: str) -> dict[str, Any]:
         raise BadRequest(f"{path}.name must be a non-empty string", param=f"{path}.name")
     if not isinstance(arguments, dict):
         raise BadRequest(f"{path}.input must be an object", param=f"{path}.input")
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": orjson.dumps(arguments).decode()}}
+    call_id, extra_content = openai_tool_id(call_id)
+    tool_call = {"id": call_id, "type": "function", "function": {"name": name,
+                                                                 "arguments": orjson.dumps(arguments).decode()}}
+    if extra_content is not None:
+        tool_call["extra_content"] = extra_content  # what the provider needs back (see tool_ids.py)
+    return tool_call
 
 
 def _tool_result(block: dict[str, Any], path: str) -> tuple[Message, list[Part]]:
@@ -145,7 +152,7 @@ def _tool_result(block: dict[str, Any], path: str) -> tuple[Message, list[Part]]
                     images.append(part)
     elif content is not None:
         raise BadRequest(f"{path}.content must be a string or an array of blocks", param=f"{path}.content")
-    return {"role": "tool", "tool_call_id": tool_use_id, "content": "\n".join(texts)}, images
+    return {"role": "tool", "tool_call_id": openai_tool_id(tool_use_id)[0], "content": "\n".join(texts)}, images
 
 
 def _image(block: dict[str, Any], path: str) -> Part:

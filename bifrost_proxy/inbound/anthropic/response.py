@@ -4,6 +4,8 @@ Content blocks, in Anthropic's order: the provider's reasoning (``reasoning_cont
 vLLM and OpenRouter name it) as a ``thinking`` block (with an empty ``signature``: there is none to give),
 the text as a ``text`` block, each tool call as a ``tool_use`` block (arguments parsed into ``input``).
 
+A tool call's id is kept as the ``tool_use`` id (a thought signature rides along: ``tool_ids.py``).
+
 ``stop_reason`` from ``finish_reason``: stop -> ``end_turn``, length -> ``max_tokens``, tool_calls ->
 ``tool_use``, content_filter -> ``refusal``. OpenAI does not say which stop sequence ended an answer; a
 provider that does (vLLM's ``stop_reason``, when it is one of the request's ``stop_sequences``) gets
@@ -20,6 +22,7 @@ from typing import Any
 import orjson
 
 from bifrost_proxy.errors import UpstreamError
+from bifrost_proxy.inbound.anthropic.tool_ids import anthropic_tool_id
 from bifrost_proxy.providers.base import Call
 
 STOP_REASONS = {
@@ -113,13 +116,8 @@ def _tool_use(tool_call: Any) -> dict[str, Any]:
         # Anthropic's tool input is always an object; an answer that cannot be one is the model's mistake
         raise UpstreamError(f"the upstream answered a call of tool {function['name'][:100]!r} whose arguments "
                             "are not a JSON object", code="malformed_upstream_response")
-    call_id = tool_call.get("id")
-    return {"type": "tool_use", "id": call_id if isinstance(call_id, str) and call_id else tool_use_id(),
+    return {"type": "tool_use", "id": anthropic_tool_id(tool_call.get("id"), tool_call.get("extra_content")),
             "name": function["name"], "input": value}
-
-
-def tool_use_id() -> str:
-    return "toolu_" + uuid.uuid4().hex
 
 
 def _int(value: Any) -> int:

@@ -6,7 +6,8 @@ per content block ``content_block_start``, its ``content_block_delta``s, ``conte
 block by its ``index``, the block's position in the message, so blocks are numbered 0, 1, 2 ... in the
 order they start. What each OpenAI chunk becomes:
 
-- the first chunk: ``message_start`` (its id and model; usage as far as known, usually nothing yet);
+- the first chunk: ``message_start`` (its id and model; usage only if that chunk has it, which OpenAI's never
+  do: the totals come with ``message_delta``, where Anthropic's SDKs take input tokens too);
 - ``delta.reasoning_content`` (or ``reasoning``): a ``thinking`` block, ``thinking_delta``s;
 - ``delta.content`` (or ``refusal``): a ``text`` block, ``text_delta``s;
 - a ``tool_calls`` entry with a new ``index``: a ``tool_use`` block (id, name, ``input: {}``), then
@@ -27,8 +28,8 @@ from typing import Any
 
 import orjson
 
-from bifrost_proxy.inbound.anthropic.response import anthropic_usage, message_id, reasoning_of, stop_reason, \
-    tool_use_id
+from bifrost_proxy.inbound.anthropic.response import anthropic_usage, message_id, reasoning_of, stop_reason
+from bifrost_proxy.inbound.anthropic.tool_ids import anthropic_tool_id
 from bifrost_proxy.providers.base import Call
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
@@ -87,7 +88,7 @@ class MessagesStreamTranslator:
 
     def _start(self, chunk: dict[str, Any], out: list[bytes]) -> None:
         self._started = True
-        usage = anthropic_usage(self._call.usage or chunk.get("usage"))
+        usage = anthropic_usage(chunk.get("usage"))  # OpenAI counts at the end: message_delta has the totals
         usage["output_tokens"] = 0
         out.append(event("message_start", {"type": "message_start", "message": {
             "id": message_id(chunk.get("id")), "type": "message", "role": "assistant",
@@ -121,12 +122,10 @@ class MessagesStreamTranslator:
         function = function if type(function) is dict else {}
         index = self._tools.get(position)
         if index is None:
-            call_id = tool_call.get("id")
             name = function.get("name")
-            index = self._tools[position] = self._block(
-                ("tool", position), out, {"type": "tool_use", "id": call_id if isinstance(call_id, str) and call_id
-                                          else tool_use_id(),
-                                          "name": name if isinstance(name, str) else "", "input": {}})
+            tool_id = anthropic_tool_id(tool_call.get("id"), tool_call.get("extra_content"))
+            index = self._tools[position] = self._block(("tool", position), out, {
+                "type": "tool_use", "id": tool_id, "name": name if isinstance(name, str) else "", "input": {}})
         arguments = function.get("arguments")
         if arguments and isinstance(arguments, str):
             out.append(_delta(index, {"type": "input_json_delta", "partial_json": arguments}))
