@@ -2,6 +2,8 @@
 gateway, translated both ways over real sockets (issue 13)."""
 from __future__ import annotations
 
+import asyncio
+import shutil
 from typing import Any
 
 import aiohttp
@@ -12,6 +14,7 @@ import pytest
 from tests.conftest import TEST_SECRETS, openai_config
 from tests.fakes.openai import TOOLS_STREAM, Reply
 from tests.fakes.recording import recording, sse_events
+from tests.fakes.secrets_check import watch_gateway_responses
 
 CLIENT_KEY = "sk-ant-client-own-5ecret"  # what the client sends as its key: never sent upstream
 MODEL = "openai/gpt-4o-mini"
@@ -27,6 +30,15 @@ TOOL_COMPLETION = orjson.dumps({
             "name": "get_weather", "arguments": "{\"location\":\"Paris\"}"}}]}}],
     "usage": {"prompt_tokens": 30, "completion_tokens": 5, "total_tokens": 35,
               "prompt_tokens_details": {"cached_tokens": 10}}})
+
+
+@pytest.fixture(autouse=True)
+def client_key_never_leaks(monkeypatch, caplog):
+    """The client's own key is checked like the provider keys: in every response and every log line."""
+    scanner = watch_gateway_responses(monkeypatch, (CLIENT_KEY,))
+    yield
+    scanner.assert_clean()
+    assert CLIENT_KEY not in caplog.text
 
 
 @pytest.fixture
@@ -248,3 +260,46 @@ async def test_count_tokens_is_estimated_for_other_providers(client, fake_openai
                                                 messages=HELLO, tools=[WEATHER])
     assert 0 < short.input_tokens < longer.input_tokens
     assert fake_openai.calls == []
+
+
+async def test_each_event_reaches_the_client_before_the_upstream_sends_the_next(base, http, fake_openai):
+    fake_openai.queue("gpt-4o-mini", Reply(gate_after=2))  # role chunk and "Once", then wait for the gate
+    async with http.post(f"{base}/anthropic/v1/messages", json={"model": MODEL, "max_tokens": 10, "messages": HELLO,
+                                                               "stream": True}) as resp:
+        seen = b""
+        while b'"text":"Once"' not in seen:
+            seen += await resp.content.readany()
+        assert not fake_openai.gate.is_set()  # the upstream is still holding " upon"
+        fake_openai.gate.set()
+        rest = await resp.read()
+    assert event_types(seen + rest)[-1] == "message_stop"
+
+
+async def test_a_stalled_stream_ends_with_a_timeout_error_event(gateway, fake_openai, http):
+    base = await gateway(openai_config(fake_openai.base_url, stream_idle_timeout_in_seconds=0.05))
+    fake_openai.queue("gpt-4o-mini", Reply(hang_after=2))
+    status, _, raw = await post(http, base, {"model": MODEL, "max_tokens": 10, "messages": HELLO, "stream": True})
+    assert status == 200 and event_types(raw)[-1] == "error" and "message_stop" not in event_types(raw)
+    assert b'"type":"timeout_error"' in raw and b"stream_idle_timeout_in_seconds" in raw
+
+
+async def test_a_client_that_leaves_cancels_the_upstream(base, http, fake_openai):
+    fake_openai.queue("gpt-4o-mini", Reply(hang_after=2))
+    resp = await http.post(f"{base}/anthropic/v1/messages", json={"model": MODEL, "max_tokens": 10, "messages": HELLO,
+                                                                  "stream": True})
+    assert resp.status == 200 and b"message_start" in await resp.content.readany()
+    resp.close()
+    await asyncio.wait_for(fake_openai.client_gone.wait(), 5)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed (.ci/run installs it)")
+async def test_readme_curl_example(base):
+    proc = await asyncio.create_subprocess_exec(
+        "curl", "-sN", f"{base}/anthropic/v1/messages", "-H", "content-type: application/json",
+        "-H", "anthropic-version: 2023-06-01", "-d",
+        '{"model":"openai/gpt-4o-mini","max_tokens":256,"stream":true,'
+        '"messages":[{"role":"user","content":"Tell me a story"}]}', stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    assert out.startswith(b"event: message_start\n")
+    assert out.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')

@@ -9,7 +9,8 @@ from tests.conftest import TEST_SECRETS
 from tests.fakes.gemini import FakeGoogle, Reply
 
 MODEL = "gemini/gemini-2.5-flash"
-POEM = "Two cats, Mittens and Whiskers — the “Adventure Buddies” (冒险伙伴),\nnap in the sun 🐈☀️ and dream of mice."
+POEM = ("Two cats, Mittens and Whiskers — the “Adventure Buddies” (冒险伙伴),\n"
+        "nap in the sun 🐈☀️ and dream of mice.")
 HELLO = [{"role": "user", "content": "A poem about two cats"}]
 WEATHER = {"name": "get_weather", "description": "Current weather",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}

@@ -2,7 +2,6 @@
 (every field, the client's beta headers), through the same retries, fallbacks and error rules (issue 13)."""
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import anthropic
@@ -12,6 +11,7 @@ import pytest
 from tests.conftest import TEST_SECRETS, openai_config
 from tests.fakes.anthropic import OVERLOADED_STREAM, STREAM, THINKING_STREAM, TOOLS_MESSAGE, TOOLS_STREAM, \
     FakeAnthropic, Reply
+from tests.fakes.secrets_check import watch_gateway_responses
 
 CLIENT_KEY = "sk-ant-client-own-5ecret"
 MODEL = "claude-3-5-haiku-latest"
@@ -33,6 +33,15 @@ NATIVE = {
     "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
     "some_future_field": {"kept": True},
 }
+
+
+@pytest.fixture(autouse=True)
+def client_key_never_leaks(monkeypatch, caplog):
+    """The client's own key is checked like the provider keys: in every response and every log line."""
+    scanner = watch_gateway_responses(monkeypatch, (CLIENT_KEY,))
+    yield
+    scanner.assert_clean()
+    assert CLIENT_KEY not in caplog.text
 
 
 @pytest.fixture
@@ -209,9 +218,3 @@ async def test_count_tokens_errors_in_anthropics_shape(base, gateway, http, fake
                                 "/anthropic/v1/messages/count_tokens")
     error = orjson.loads(raw)["error"]
     assert status == 401 and error["type"] == "authentication_error" and "invalid x-api-key" in error["message"]
-
-
-async def test_no_secret_in_logs(base, http, caplog):
-    caplog.set_level(logging.DEBUG)
-    await post(http, base, NATIVE)
-    assert CLIENT_KEY not in caplog.text and TEST_SECRETS[0] not in caplog.text
