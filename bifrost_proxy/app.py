@@ -5,6 +5,7 @@ from aiohttp import web
 
 from bifrost_proxy.appkeys import DRAIN, METRICS, RUNTIME
 from bifrost_proxy.config.schema import Config
+from bifrost_proxy.endpoints import anthropic
 from bifrost_proxy.endpoints.chat import chat_completions, completions
 from bifrost_proxy.endpoints.embeddings import embeddings
 from bifrost_proxy.endpoints.models import list_models
@@ -39,4 +40,6 @@ def make_app(config: Config) -> web.Application:
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_post("/v1/audio/translations", translations)
+    app.router.add_post("/anthropic/v1/messages", anthropic.messages)
+    app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic.count_tokens)
     return app

@@ -75,7 +75,7 @@ def dispatch(request: web.Request, call: Call, targets: list[Target],
     frame less on every resume of the request.
     """
     outcome.call = call
-    if len(targets) == 1 and targets[0].provider.adapter.supports(call.endpoint):
+    if len(targets) == 1 and _serves(targets[0], call):
         return _serve_target(request, call, targets[0], outcome)
     return _serve_in_order(request, call, targets, outcome)
 
@@ -84,7 +84,7 @@ async def _serve_in_order(request: web.Request, call: Call, targets: list[Target
                           outcome: Outcome) -> web.StreamResponse:
     first_error: GatewayError | None = None
     for index, target in enumerate(targets):
-        if not target.provider.adapter.supports(call.endpoint):
+        if not _serves(target, call):
             error: GatewayError = NotFound(
                 f"provider {target.provider.config.name!r} ({target.provider.config.type}) does not serve "
                 f"{call.endpoint.value}", code="unsupported_endpoint")
@@ -101,6 +101,16 @@ async def _serve_in_order(request: web.Request, call: Call, targets: list[Target
                 log.info("falling back from %s: %s", target.label, exc.message)
     assert first_error is not None
     raise first_error
+
+
+def _serves(target: Target, call: Call) -> bool:
+    """Whether the adapter that would serve ``call`` on ``target`` (its dialect's passthrough, when the
+    provider speaks the client's API natively) supports the call's endpoint."""
+    if call.dialect is not None:
+        native = call.dialect.passthrough_adapter(target.provider.config)
+        if native is not None:
+            return native.supports(call.endpoint)
+    return target.provider.adapter.supports(call.endpoint)
 
 
 async def _serve_target(request: web.Request, call: Call, target: Target, outcome: Outcome) -> web.StreamResponse:
