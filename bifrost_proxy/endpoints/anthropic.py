@@ -32,7 +32,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     check_request(native)
     runtime = request.app[RUNTIME].current
     head = _routing(runtime, native)
-    targets = plan(runtime, head)
+    targets = plan(runtime, head, aliased=True)
     native_first = ANTHROPIC.passthrough_adapter(targets[0].provider.config) is not None
     natives = [t for t in targets if ANTHROPIC.passthrough_adapter(t.provider.config) is not None]
     if len(natives) == len(targets):
@@ -56,7 +56,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME].current
     head = _routing(runtime, native)
     head["fallbacks"] = []  # a count is answered by the model's own provider, or estimated
-    target = plan(runtime, head)[0]
+    target = plan(runtime, head, aliased=True)[0]
     if ANTHROPIC.passthrough_adapter(target.provider.config) is None:
         body = orjson.dumps({"input_tokens": estimate_input_tokens(native)})
         return web.Response(body=body, content_type="application/json")

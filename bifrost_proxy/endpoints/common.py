@@ -56,7 +56,7 @@ def serve_json_call(request: web.Request, endpoint: Endpoint, body: dict[str, An
     shape with ``model`` already qualified, ``native_body`` as it sent it, and in ``flags`` what a
     passthrough adapter needs from its request (e.g. the client's ``anthropic-beta`` header)."""
     runtime = request.app[RUNTIME].current
-    targets = plan(runtime, body)
+    targets = plan(runtime, body, aliased=dialect is not None)
     outcome = Outcome()
     request[OUTCOME] = outcome
     call = Call(endpoint=endpoint, model=targets[0].model, body=body, stream=stream, dialect=dialect,
