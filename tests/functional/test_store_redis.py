@@ -192,3 +192,14 @@ async def test_opening_while_redis_is_down_fails_closed_until_it_is_up(stores, r
         await store.admit("team-a", [Window("requests", 1, T0, FAR)])
     redis_server.start()
     assert (await store.admit("team-a", [Window("requests", 1, T0, FAR)])).refused is None
+
+
+async def test_recent_requests_are_shared_and_capped(stores):
+    a, b = await stores(max_recent=5), await stores(max_recent=5)
+    a.record_requests([{"request_id": f"r{i}"} for i in range(4)])
+    await a.flush()
+    a.record_requests([{"request_id": f"r{i}"} for i in range(4, 8)])
+    await a.flush()
+    b.record_requests([{"request_id": "b-unwritten"}])
+    assert [r["request_id"] for r in await b.recent_requests(10)] == ["b-unwritten", "r7", "r6", "r5", "r4", "r3"]
+    assert [r["request_id"] for r in await a.recent_requests(2)] == ["r7", "r6"]

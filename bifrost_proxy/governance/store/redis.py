@@ -8,7 +8,7 @@
 - ``charge``: buffered per counter and written with one pipeline every ``flush_interval`` (0.5 s) and at
   ``close``. Until then this instance adds its own unwritten charges to what it reads, so its next request
   already sees them; other instances see them within the interval.
-- Recent requests: a capped stream (XADD MAXLEN ~).
+- Recent requests: a capped list, newest first (one LPUSH + LTRIM per flush).
 
 A Redis that cannot be reached fails fast (short socket timeouts, one immediate retry on a fresh
 connection, and a hard cap on each call) with ``StoreUnavailable``; the next call reconnects by itself.
@@ -38,18 +38,21 @@ CONNECT_TIMEOUT = 0.5
 EXPIRY_GRACE = 60
 log = logging.getLogger("bifrost_proxy.governance.store")
 
-# KEYS: one counter per window. ARGV, four per window: metric, limit, expire-at, this instance's unwritten
-# charges. Returns {index of the first full window or -1, each window's counter as a string}.
+# KEYS: one counter per window. ARGV[1], four words per window: metric, limit, expire-at, this instance's
+# unwritten charges (one string, not 4N arguments: packing and encoding arguments is most of the client's
+# CPU per call). Returns {index of the first full window or -1, each window's counter as a string}.
 ADMIT = """
+local spec = {}
+for word in string.gmatch(ARGV[1], '%S+') do spec[#spec + 1] = word end
 local refused = -1
 local used = {}
 for i = 1, #KEYS do
   local at = (i - 1) * 4
-  local value = tonumber(redis.call('GET', KEYS[i]) or '0') + tonumber(ARGV[at + 4])
+  local value = tonumber(redis.call('GET', KEYS[i]) or '0') + tonumber(spec[at + 4])
   used[i] = value
   if refused < 0 then
-    local limit = tonumber(ARGV[at + 2])
-    if ARGV[at + 1] == 'requests' then
+    local limit = tonumber(spec[at + 2])
+    if spec[at + 1] == 'requests' then
       if value + 1 > limit then refused = i - 1 end
     elseif value >= limit then
       refused = i - 1
@@ -59,9 +62,9 @@ end
 if refused < 0 then
   for i = 1, #KEYS do
     local at = (i - 1) * 4
-    if ARGV[at + 1] == 'requests' then
-      used[i] = redis.call('INCR', KEYS[i]) + tonumber(ARGV[at + 4])
-      redis.call('EXPIREAT', KEYS[i], ARGV[at + 3])
+    if spec[at + 1] == 'requests' then
+      used[i] = redis.call('INCR', KEYS[i]) + tonumber(spec[at + 4])
+      redis.call('EXPIREAT', KEYS[i], spec[at + 3])
     end
   end
 end
@@ -150,11 +153,11 @@ class RedisStore:
         if not windows:
             return Admission(())
         keys = [self._counter(name, w) for w in windows]
-        args: list[Any] = []
+        spec = []
         for key, w in zip(keys, windows):
             pending = self._pending.get(key)
-            args += (w.metric, w.limit, w.end + EXPIRY_GRACE, pending[0] if pending else 0)
-        reply = await self._call(self._admit(keys=keys, args=args))
+            spec.append(f"{w.metric} {w.limit!r} {w.end + EXPIRY_GRACE} {pending[0] if pending else 0!r}")
+        reply = await self._call(self._admit(keys=keys, args=[" ".join(spec)]))
         refused = int(reply[0])
         return Admission(tuple(float(v) for v in reply[1:]), None if refused < 0 else refused)
 
@@ -186,10 +189,10 @@ class RedisStore:
         if limit <= 0:
             return []
         newest = list(self._rows)[-limit:]
-        newest.reverse()  # not yet written, and newer than anything in the stream
+        newest.reverse()  # not yet written, and newer than anything in Redis
         if len(newest) < limit:
-            entries = await self._call(self._redis.xrevrange(self._requests, count=limit - len(newest)))
-            newest += [orjson.loads(fields[b"row"]) for _, fields in entries]
+            written = await self._call(self._redis.lrange(self._requests, 0, limit - len(newest) - 1))
+            newest += [orjson.loads(row) for row in written]
         return newest
 
     async def flush(self) -> None:
@@ -199,16 +202,16 @@ class RedisStore:
         pending, self._pending = self._pending, {}
         rows = list(self._rows)
         self._rows.clear()
-        pipe = self._client.pipeline(transaction=True)  # all or nothing: a retry never counts twice
+        pipe = self._client.pipeline(transaction=True)  # all or nothing: a failed flush is retried whole
         for key, (amount, expire_at, metric) in pending.items():
             if metric == "cost":
                 pipe.incrbyfloat(key, amount)
             else:
                 pipe.incrby(key, int(amount))
             pipe.expireat(key, expire_at)
-        for row in rows:
-            pipe.xadd(self._requests, {"row": orjson.dumps(row, default=str)}, maxlen=self.max_recent,
-                      approximate=True)
+        if rows:  # one LPUSH for them all: an XADD per row cost ~20 µs of client CPU per request
+            pipe.lpush(self._requests, *(orjson.dumps(row, default=str) for row in rows))
+            pipe.ltrim(self._requests, 0, self.max_recent - 1)
         try:
             await self._call(pipe.execute())
         except StoreUnavailable:
