@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from typing import AsyncIterator, Callable
 
@@ -13,7 +14,7 @@ import redis.asyncio as aioredis
 from bifrost_proxy.governance.store.base import Budget, StoreUnavailable, VirtualKeyRecord, Window
 from bifrost_proxy.governance.store.redis import EXPIRY_GRACE, RedisStore
 from tests.fakes.redis_server import RedisServer
-from tests.system.conftest import eventually
+from tests.system.conftest import eventually, gateway_env
 
 T0 = 1_750_000_000
 FAR = 4_000_000_000
@@ -55,6 +56,39 @@ async def test_two_instances_share_a_request_limit_exactly(stores):
     assert len(admitted) == 13
     assert sorted(answer.used[0] for answer in admitted) == [float(n) for n in range(1, 14)]
     assert await a.usage("team-a", windows) == await b.usage("team-a", windows) == (13.0,)
+
+
+ADMIT_FROM_ANOTHER_PROCESS = """
+import asyncio, sys
+from bifrost_proxy.governance.store.base import Window
+from bifrost_proxy.governance.store.redis import RedisStore
+
+async def main():
+    store = RedisStore(sys.argv[1])
+    await store.open()
+    sys.stdout.write("ready\\n")
+    sys.stdout.flush()
+    sys.stdin.readline()  # go: both processes admit at once
+    windows = [Window("requests", 13, 1_750_000_000, 4_000_000_000)]
+    answers = await asyncio.gather(*(store.admit("team-a", windows) for _ in range(20)))
+    await store.close()
+    print(sum(answer.refused is None for answer in answers))
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_share_a_request_limit_exactly(redis_server):
+    processes = [await asyncio.create_subprocess_exec(
+        sys.executable, "-c", ADMIT_FROM_ANOTHER_PROCESS, redis_server.url(), stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, env=gateway_env(None)) for _ in range(2)]
+    for process in processes:
+        assert await asyncio.wait_for(process.stdout.readline(), 30) == b"ready\n"
+    for process in processes:
+        process.stdin.write(b"go\n")
+    outputs = [await asyncio.wait_for(process.communicate(), 30) for process in processes]
+    assert [p.returncode for p in processes] == [0, 0]
+    assert sum(int(out) for out, _ in outputs) == 13
 
 
 async def test_a_budget_spent_on_one_instance_stops_the_other(stores):
