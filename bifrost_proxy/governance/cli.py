@@ -161,7 +161,8 @@ def _provider_configs(allow: list[str]) -> tuple[ProviderAccess, ...]:
 
 
 async def _revoke(name: str, config: CliConfig, store: GovernanceStore) -> None:
-    if name in config.keys:
+    stored = next((k for k in await store.load_keys() if k.name == name), None)
+    if name in config.keys or (stored is not None and stored.source == "config"):
         raise Refused(f"{name!r} is declared in the config file: remove it there (and reload the server)")
     if not await store.delete_key(name):
         raise Refused(f"no key named {name!r}")

@@ -28,16 +28,15 @@ def requests(limit: float, start: int = T0) -> Window:
     return Window("requests", limit, start, FAR)
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-async def opener(request, tmp_path: Path) -> AsyncIterator[Opener]:
+async def openers(kind: str, request, tmp_path: Path) -> AsyncIterator[Opener]:
     """Opens a store on the same backing data each time it is called (for memory: the same object)."""
     opened: list[GovernanceStore] = []
     memory = MemoryStore()
 
     async def open_store() -> GovernanceStore:
-        if request.param == "memory":
+        if kind == "memory":
             store: GovernanceStore = memory
-        elif request.param == "sqlite":
+        elif kind == "sqlite":
             store = SqliteStore(str(tmp_path / "state" / "governance.db"))
         else:
             store = RedisStore(request.getfixturevalue("redis_server").url())
@@ -50,9 +49,16 @@ async def opener(request, tmp_path: Path) -> AsyncIterator[Opener]:
         await store.close()
 
 
-@pytest.fixture
-async def store(opener: Opener) -> GovernanceStore:
-    return await opener()
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request, tmp_path: Path) -> AsyncIterator[GovernanceStore]:
+    async for open_store in openers(request.param, request, tmp_path):
+        yield await open_store()
+
+
+@pytest.fixture(params=["sqlite", "redis"])  # the memory store keeps nothing across a restart, by design
+async def persistent(request, tmp_path: Path) -> AsyncIterator[Opener]:
+    async for open_store in openers(request.param, request, tmp_path):
+        yield open_store
 
 
 async def test_a_key_comes_back_with_every_field(store):
@@ -138,10 +144,8 @@ async def test_recent_requests_come_newest_first(store):
     assert await store.recent_requests(0) == []
 
 
-async def test_keys_usage_and_requests_survive_close_and_reopen(opener, request):
-    if "memory" in request.node.callspec.id:
-        pytest.skip("the memory store keeps nothing across a restart, by design")
-    first = await opener()
+async def test_keys_usage_and_requests_survive_close_and_reopen(persistent):
+    first = await persistent()
     windows = [requests(10), Window("tokens", 1000, T0, FAR), Window("cost", 5, T0, FAR)]
     await first.put_key(key(budget=Budget(5, "1M")))
     await first.admit("team-a", windows)
@@ -149,7 +153,7 @@ async def test_keys_usage_and_requests_survive_close_and_reopen(opener, request)
     first.charge("team-a", windows, tokens=120, cost=0.25)
     first.record_requests([{"request_id": "before-restart"}])
     await first.close()  # the final flush
-    second = await opener()
+    second = await persistent()
     assert await second.load_keys() == [key(budget=Budget(5, "1M"))]
     assert await second.usage("team-a", windows) == (2.0, 120.0, 0.25)
     assert (await second.admit("team-a", windows)).used == (3.0, 120.0, 0.25)

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bifrost_proxy.governance.store.base import Window
+from bifrost_proxy.governance.store.base import VirtualKeyRecord, Window
 from bifrost_proxy.governance.store.redis import RedisStore
 from bifrost_proxy.governance.store.sqlite import SqliteStore
 from bifrost_proxy.governance.windows import window
@@ -125,6 +125,17 @@ async def test_keys_declared_in_the_config_are_read_only_here(tmp_path):
     assert "from-config  no      config  openai/gpt-4o*" in listed
     usage = ok(await keys(tmp_path, "usage", "from-config", env={"BIFROST_CONFIG": config})).stdout
     assert "from-config (inactive, config)" in usage and "$0.0000 / $50 per 1M" in usage
+
+
+async def test_a_config_key_the_server_stored_is_not_revoked_without_the_config(tmp_path):
+    db = tmp_path / "g.db"
+    server = SqliteStore(str(db))
+    await server.open()
+    await server.put_key(VirtualKeyRecord(name="declared", value_hash="00" * 32, source="config"))
+    await server.close()
+    refused = await keys(tmp_path, "revoke", "declared", "--store", f"sqlite://{db}")
+    assert refused.returncode == 1 and "declared in the config file" in refused.stderr
+    assert "declared  yes     config" in ok(await keys(tmp_path, "list", "--store", f"sqlite://{db}")).stdout
 
 
 async def test_reading_commands_on_a_store_not_made_yet_create_nothing(tmp_path):
