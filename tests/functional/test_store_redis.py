@@ -237,3 +237,11 @@ async def test_recent_requests_are_shared_and_capped(stores):
     b.record_requests([{"request_id": "b-unwritten"}])
     assert [r["request_id"] for r in await b.recent_requests(10)] == ["b-unwritten", "r7", "r6", "r5", "r4", "r3"]
     assert [r["request_id"] for r in await a.recent_requests(2)] == ["r7", "r6"]
+
+
+async def test_a_malformed_url_is_refused_without_echoing_it():
+    store = RedisStore(f"redis://:{PASSWORD}@127.0.0.1:sixthousand/0")
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:\(bad port\)/0 is not a Redis URL") as refused:
+        await store.open()
+    assert PASSWORD not in str(refused.value)
+    await store.close()  # nothing to close: harmless

@@ -77,7 +77,13 @@ return reply
 def redacted_url(url: str) -> str:
     """``host:port/db`` of a Redis URL: what error messages and logs may show (never its password)."""
     parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
+    if parts.scheme == "unix":
+        return f"unix:{parts.path}"
+    try:
+        port = parts.port or 6379
+    except ValueError:  # not a number: say so without echoing the rest of the URL
+        port = "(bad port)"
+    return f"{parts.hostname or 'localhost'}:{port}{parts.path or '/0'}"
 
 
 class RedisStore:
@@ -95,7 +101,7 @@ class RedisStore:
         self._client: aioredis.Redis | None = None
         self._admit: Any = None
         self._names: dict[str, str] = {}  # key name -> its counter-key prefix (quoting once per name)
-        # counter key -> [amount not yet written, expire-at, key name]
+        # counter key -> [amount not yet written, expire-at, metric]
         self._pending: dict[str, list[Any]] = {}
         self._rows: deque[dict[str, Any]] = deque(maxlen=max_recent)
         self._stop = asyncio.Event()
@@ -103,9 +109,13 @@ class RedisStore:
 
     async def open(self) -> None:
         """Connect lazily: a Redis that is down at start-up makes requests fail closed (503) until it is up."""
-        self._client = aioredis.Redis.from_url(
-            self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=self.timeout,
-            retry=Retry(NoBackoff(), 1))  # one immediate retry, on a fresh connection: survives a Redis restart
+        try:
+            self._client = aioredis.Redis.from_url(
+                self.url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=self.timeout,
+                retry=Retry(NoBackoff(), 1))  # one immediate retry, on a fresh connection: survives a restart
+        except ValueError:  # its message may quote the URL, password included
+            raise StoreUnavailable(f"{self.where} is not a Redis URL redis-py accepts: write "
+                                   "redis://[:PASSWORD@]HOST:PORT/DB") from None
         self._admit = self._client.register_script(ADMIT)
         self._stop.clear()
         self._flusher = asyncio.create_task(self._flush_every_interval(), name="governance-redis-flush")
