@@ -77,7 +77,7 @@ def _limit(kind: Callable[[str], Any], unit: str) -> Callable[[str], tuple[Any, 
         try:
             return number, parse_duration(duration)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
     return parse
 
 
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bifrost-proxy keys: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except BrokenPipeError:  # `keys list | head`: the reader left, which is not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (the interpreter flushes it at exit)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit cannot fail
     return 0
 
 
