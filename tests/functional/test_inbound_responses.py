@@ -3,6 +3,7 @@ over real sockets, with the OpenAI-compatible, Anthropic and Gemini fakes behind
 from __future__ import annotations
 
 import asyncio
+import shutil
 from typing import Any
 
 import openai
@@ -325,3 +326,21 @@ async def test_length_finish_is_an_incomplete_response(client, fakes):
     result = await client.responses.create(model=CHAT_ONLY, input="Hi", max_output_tokens=9)
     assert result.status == "incomplete" and result.incomplete_details.reason == "max_output_tokens"
     assert result.max_output_tokens == 9
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed (.ci/run installs it)")
+async def test_readme_curl_example(base, fakes):
+    proc = await asyncio.create_subprocess_exec(
+        "curl", "-sN", f"{base}/v1/responses", "-H", "Content-Type: application/json",
+        "-d", '{"model":"anthropic/claude-sonnet-4-5","instructions":"Be brief.","input":"Tell me a story",'
+              '"stream":true}',
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    events = sse(out)
+    assert [name for name, _ in events][:5] == ["response.created", "response.in_progress",
+                                                "response.output_item.added", "response.content_part.added",
+                                                "response.output_text.delta"]
+    assert events[4][1]["sequence_number"] == 4 and events[-1][0] == "response.completed"
+    assert events[-1][1]["response"]["usage"]["input_tokens"] == 25
+    assert fakes.anthropic.calls[0].body["system"] == [{"type": "text", "text": "Be brief."}]
