@@ -3,12 +3,15 @@ over real sockets, with the OpenAI-compatible, Anthropic and Gemini fakes behind
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from typing import Any
 
 import openai
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import TEST_SECRETS
 from tests.fakes.anthropic import FakeAnthropic, Reply as AnthropicReply
@@ -344,3 +347,28 @@ async def test_readme_curl_example(base, fakes):
     assert events[4][1]["sequence_number"] == 4 and events[-1][0] == "response.completed"
     assert events[-1][1]["response"]["usage"]["input_tokens"] == 25
     assert fakes.anthropic.calls[0].body["system"] == [{"type": "text", "text": "Be brief."}]
+
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(
+    max_size=10)
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+hostile_bodies = st.fixed_dictionaries(
+    {"model": st.sampled_from([ANTHROPIC, "openai/gpt-4o-mini", "gpt-4o", "", "nope/x"]) | json_values},
+    optional={name: json_values for name in ("input", "instructions", "tools", "tool_choice", "text", "reasoning",
+                                             "stream", "store", "previous_response_id", "fallbacks")})
+
+
+@pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=hostile_bodies)
+async def test_any_body_gets_an_answer_or_a_4xx_in_openai_shape_never_a_5xx(base, http, body):
+    # json, not orjson: integers past 64 bits go out too (and must come back a 400)
+    async with http.post(f"{base}/v1/responses", data=json.dumps(body),
+                         headers={"Content-Type": "application/json"}) as resp:
+        raw = await resp.read()
+    assert resp.status < 500, (resp.status, raw[:300])
+    if resp.status >= 400:
+        error = orjson.loads(raw)["error"]
+        assert set(error) == {"message", "type", "code", "param"} and error["message"]
