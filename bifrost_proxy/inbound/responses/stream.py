@@ -139,6 +139,8 @@ class ResponsesStreamTranslator:
         self._started = True
         if isinstance(chunk.get("model"), str) and chunk["model"]:
             self._model = chunk["model"]  # the upstream's own name for the model, as chat chunks carry it
+        if type(chunk.get("created")) is int:
+            self._created = chunk["created"]  # as a non-stream answer takes the completion's
         response = response_object(self._native, self._id, self._created, self._model, "in_progress", [])
         self._emit(out, "response.created", {"response": response})
         self._emit(out, "response.in_progress", {"response": response})

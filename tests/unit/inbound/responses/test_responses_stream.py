@@ -74,6 +74,7 @@ def test_the_recorded_text_stream_in_openais_order():
     assert completed["id"] == out[0]["response"]["id"] == "resp_" + "ab" * 24
     assert completed["status"] == "completed" and completed["output"] == [item]
     assert completed["model"] == "gpt-4o-mini-2024-07-18" and completed["usage"]["total_tokens"] == 21
+    assert completed["created_at"] == out[0]["response"]["created_at"] == 1732555200  # the chunks' own
     assert out[0]["response"]["status"] == "in_progress" and out[0]["response"]["output"] == []
 
 
