@@ -13,6 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bifrost_proxy.app import make_app
+from bifrost_proxy.appkeys import DRAIN
+from bifrost_proxy.config.load import parse_config
 from tests.conftest import TEST_SECRETS
 from tests.fakes.anthropic import FakeAnthropic, Reply as AnthropicReply
 from tests.fakes.gemini import FakeGoogle
@@ -372,3 +375,19 @@ async def test_any_body_gets_an_answer_or_a_4xx_in_openai_shape_never_a_5xx(base
     if resp.status >= 400:
         error = orjson.loads(raw)["error"]
         assert set(error) == {"message", "type", "code", "param"} and error["message"]
+
+
+async def test_a_drain_cut_ends_a_translated_stream_with_response_failed(serve_app, fakes, http):
+    app = make_app(parse_config(config(fakes), "<test>", {}))
+    base = await serve_app(app)
+    fakes.openai.queue("gpt-4o-mini", Reply(gate_after=2))
+    async with http.post(f"{base}/v1/responses", json={"model": CHAT_ONLY, "input": "Hi", "stream": True}) as resp:
+        seen = b""
+        async with asyncio.timeout(10):  # a guard against a hang, not a timing assertion
+            while b"response.output_text.delta" not in seen:
+                seen += await resp.content.readany()
+        assert await app[DRAIN].wait(0.01) == 1
+        events = sse(seen + await resp.read())
+    assert events[-1][0] == "response.failed" and "response.completed" not in [name for name, _ in events]
+    assert [data["sequence_number"] for _, data in events] == list(range(len(events)))
+    assert "shutting down" in events[-1][1]["response"]["error"]["message"]
