@@ -27,4 +27,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     body.update(route)
     if stream:
         body["stream"] = True
+        # the usage chunk is the translator's to read (response.completed carries usage); not every
+        # adapter reports stream usage unasked
+        body["stream_options"] = {"include_usage": True}
     return await serve_json_call(request, Endpoint.CHAT, body, stream, dialect=RESPONSES, native_body=native)

@@ -89,9 +89,12 @@ class ResponsesStreamTranslator:
                                     code="malformed_upstream_event")
             if not self._started:
                 self._start(chunk, out)
+            usage = chunk.get("usage")
+            if isinstance(usage, dict) and usage:
+                self._call.usage = usage  # the usage chunk; most provider decoders have kept it already
             choices = chunk.get("choices")
             if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-                continue  # the usage chunk: the provider decoder put it in call.usage
+                continue
             choice = choices[0]
             delta = choice.get("delta")
             if not isinstance(delta, dict):
