@@ -1,11 +1,11 @@
 """The client's Responses request, untouched but for ``model``, to an upstream with the Responses API.
 
 The URL sits next to the provider's ``/chat/completions``: ``api_root + /responses`` (OpenAI and every
-OpenAI-compatible service); Azure: ``{endpoint}/openai/v1/responses`` with the v1 API (the default), else
-``{endpoint}/openai/responses?api-version=...`` (https://learn.microsoft.com/azure/ai-foundry/openai/how-to/
-responses; the deployment is the body's ``model``, as key aliases set it). Auth headers and
-``extra_headers`` are the openai adapter's own; the client's own key never goes upstream. Gateway fields
-(``fallbacks``) are removed.
+OpenAI-compatible service); Azure: ``{endpoint}/openai/v1/responses``, or
+``{endpoint}/openai/responses?api-version=...`` when ``api_version`` names a preview
+(https://learn.microsoft.com/azure/ai-foundry/openai/how-to/responses; the deployment is the body's
+``model``, as key aliases set it). Auth headers and ``extra_headers`` are the openai adapter's own; the
+client's own key never goes upstream. Gateway fields (``fallbacks``) are removed.
 
 Answers and events are relayed as the upstream framed them; each event is parsed once so garbage becomes a
 ``response.failed`` instead of reaching the client, and the usage of the final Response (OpenAI's
@@ -34,9 +34,11 @@ def responses_url(provider: ProviderConfig, key: KeyConfig) -> str:
     if is_azure(provider, key):
         endpoint = str(key.settings.get("endpoint") or provider.network.base_url).rstrip("/")
         version = str(key.settings.get("api_version") or provider.options.get("api_version") or "v1")
-        if version == "v1":
-            return f"{endpoint}/openai/v1/responses"
-        return f"{endpoint}/openai/responses?api-version={version}"
+        # Azure serves /responses in its v1 API and in the dated previews since 2025-03-01-preview; a dated
+        # GA version (the chat default, 2024-10-21) has none, so anything but a preview gets the v1 path
+        if version.endswith("-preview"):
+            return f"{endpoint}/openai/responses?api-version={version}"
+        return f"{endpoint}/openai/v1/responses"
     return api_root(provider) + "/responses"
 
 

@@ -44,6 +44,9 @@ def test_the_url_sits_next_to_chat_completions(name, extra, url):
     ({"endpoint": "https://res.openai.azure.com/"}, "https://res.openai.azure.com/openai/v1/responses"),
     ({"endpoint": "https://res.openai.azure.com", "api_version": "2025-04-01-preview"},
      "https://res.openai.azure.com/openai/responses?api-version=2025-04-01-preview"),
+    # a dated GA version (chat's) has no /responses: the v1 API serves it
+    ({"endpoint": "https://res.openai.azure.com", "api_version": "2024-10-21"},
+     "https://res.openai.azure.com/openai/v1/responses"),
 ])
 def test_azure_urls_and_api_key_header(settings, url):
     p, key = provider("azure", {"azure_key_config": settings})
