@@ -69,7 +69,9 @@ class ResponsesPassthroughDecoder(SSETranslator):
             except UpstreamError as exc:
                 self.error = exc
                 break
-            kind = obj.get("type") or event.event
+            kind = obj.get("type")
+            if not isinstance(kind, str):
+                kind = event.event or ""
             if kind == "error" and self._seq < 0:
                 # an error before anything reached the client: still a status, so it may be retried
                 self.error = openai_stream_error(obj)

@@ -123,7 +123,8 @@ def translate_completion(call: Call, body: bytes) -> bytes:
         raise UpstreamError("the upstream answered a chat completion without a choice",
                             code="malformed_upstream_response") from None
     response_id = new_response_id()
-    reason = INCOMPLETE_REASONS.get(choice.get("finish_reason"))
+    finish = choice.get("finish_reason")
+    reason = INCOMPLETE_REASONS.get(finish) if isinstance(finish, str) else None
     status = "incomplete" if reason else "completed"
     output: list[dict[str, Any]] = []
     thinking = message.get("reasoning_content")

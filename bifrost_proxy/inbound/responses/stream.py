@@ -61,6 +61,8 @@ class _Item:
 
 
 class ResponsesStreamTranslator:
+    """One stream's translation: chat chunk frames in, Responses event frames out (see the module docstring)."""
+
     __slots__ = ("_call", "_native", "_id", "_created", "_model", "_seq", "_output", "_open", "_tools",
                  "_finish", "_started")
 
@@ -105,15 +107,16 @@ class ResponsesStreamTranslator:
                     self._text(kind, text, out)
             for tool_call in delta.get("tool_calls") or ():
                 self._tool_call(tool_call, out)
-            if choice.get("finish_reason"):
-                self._finish = choice["finish_reason"]
+            finish = choice.get("finish_reason")
+            if isinstance(finish, str) and finish:
+                self._finish = finish
         return out
 
     def finish(self) -> list[bytes]:
         out: list[bytes] = []
         if not self._started:
             self._start({}, out)
-        reason = INCOMPLETE_REASONS.get(self._finish)  # type: ignore[arg-type]
+        reason = INCOMPLETE_REASONS.get(self._finish or "")
         status = "incomplete" if reason else "completed"
         self._close(out, status)
         response = response_object(self._native, self._id, self._created, self._model, status, self._output,
@@ -174,6 +177,8 @@ class ResponsesStreamTranslator:
         if not isinstance(tool_call, dict):
             return
         index = tool_call.get("index", 0)
+        if type(index) is not int:
+            index = 0
         function = tool_call.get("function") or {}
         output_index = self._tools.get(index)
         item = self._open

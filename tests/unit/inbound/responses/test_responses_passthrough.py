@@ -131,3 +131,9 @@ def test_an_error_event_first_is_an_error_not_a_frame():
 def test_a_compatible_servers_done_ends_the_stream():
     frames, decoder = relay([sse_events(TEXT)[0] + b"data: [DONE]\n\n"])
     assert decoder.done and frames[-1] == b"data: [DONE]\n\n"
+
+
+def test_an_event_with_an_odd_type_is_relayed_not_a_crash():
+    odd = b'data: {"type": ["x"], "sequence_number": 0}\n\n'
+    frames, decoder = relay([odd, sse_events(TEXT)[-1]])
+    assert frames == [odd, sse_events(TEXT)[-1]] and decoder.done

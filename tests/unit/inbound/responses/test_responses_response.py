@@ -80,3 +80,8 @@ def test_usage_both_ways():
     assert responses_usage(None) is None and chat_usage("garbage") is None
     assert chat_usage({"input_tokens": 3, "output_tokens": 4}) == {"prompt_tokens": 3, "completion_tokens": 4,
                                                                     "total_tokens": 7}
+
+
+def test_an_odd_finish_reason_is_not_a_crash():
+    body = orjson.dumps({"choices": [{"message": {"content": "x"}, "finish_reason": {"odd": 1}}]})
+    assert orjson.loads(translate_completion(call(), body))["status"] == "completed"

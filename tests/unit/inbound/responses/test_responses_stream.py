@@ -189,3 +189,12 @@ def test_an_empty_stream_still_opens_and_completes():
     out = events(run([DONE_FRAME]))
     assert [e["type"] for e in out] == ["response.created", "response.in_progress", "response.completed"]
     assert out[-1]["response"]["output"] == []
+
+
+def test_odd_values_from_a_compatible_upstream_do_not_break_the_translation():
+    out = events(run([
+        data_frame({"choices": [{"delta": {"tool_calls": [{"index": [0], "id": "c", "function": {"name": "f",
+                                                                                               "arguments": "{}"}}]},
+                                 "finish_reason": ["stop"]}]}),
+        data_frame({"choices": [{"delta": "text?", "finish_reason": None}]}), DONE_FRAME]))
+    assert out[-1]["type"] == "response.completed" and out[-1]["response"]["output"][0]["call_id"] == "c"
