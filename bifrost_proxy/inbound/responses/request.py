@@ -14,10 +14,11 @@ API of its own (https://platform.openai.com/docs/api-reference/responses/create)
 | ``reasoning.effort``                            | ``reasoning_effort`` (each adapter maps it or drops it) |
 | ``max_output_tokens``                           | ``max_completion_tokens``                               |
 
-Copied under the same name: temperature, top_p, user, safety_identifier, prompt_cache_key,
-prompt_cache_retention, service_tier; with tools only (chat refuses them without), tool_choice and
-parallel_tool_calls. Dropped (nothing to keep or honour without server
-state): include (but logprobs), truncation, metadata, reasoning.summary, max_tool_calls, stream_options.
+Copied under the same name: temperature, top_p, user; with tools only (chat refuses them without),
+tool_choice and parallel_tool_calls. Dropped: include (but logprobs), truncation, metadata,
+reasoning.summary, max_tool_calls, stream_options (nothing to keep or honour without server state), and
+OpenAI's own caching and labelling fields (prompt_cache_key, prompt_cache_retention, safety_identifier,
+service_tier), which Codex sends on every request and other services may refuse.
 A 400 ``responses_api_only`` naming the field: previous_response_id, conversation, store: true,
 background: true, prompt, moderation, top_logprobs, include message.output_text.logprobs, built-in tools
 and the items of built-in tools or stored state.
@@ -63,8 +64,7 @@ NATIVE_ONLY: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("include", lambda v: isinstance(v, list) and "message.output_text.logprobs" in v,
      "asks for log probabilities"),
 )
-COPIED = ("temperature", "top_p", "user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention",
-          "service_tier")
+COPIED = ("temperature", "top_p", "user")
 TOOL_CHOICES = frozenset({"auto", "none", "required"})
 
 

@@ -83,7 +83,7 @@ def test_tools_choice_format_and_scalars():
                                                     "parameters": WEATHER["parameters"], "strict": True}}],
         "tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "parallel_tool_calls": False,
         "verbosity": "low", "response_format": {"type": "json_object"}, "reasoning_effort": "high",
-        "max_completion_tokens": 300, "top_p": 0.5, "user": "u-1", "prompt_cache_key": "k", "service_tier": "flex"}
+        "max_completion_tokens": 300, "top_p": 0.5, "user": "u-1"}
 
 
 def test_tool_settings_without_tools_are_not_sent():
