@@ -10,15 +10,14 @@ API of its own (https://platform.openai.com/docs/api-reference/responses/create)
 | ``tools`` of type ``function``                  | ``tools`` (``{"type": "function", "function": {...}}``) |
 | ``tool_choice`` auto/none/required/function     | ``tool_choice``                                         |
 | ``text.format`` json_object / json_schema       | ``response_format``                                     |
-| ``text.verbosity``                              | ``verbosity``                                           |
 | ``reasoning.effort``                            | ``reasoning_effort`` (each adapter maps it or drops it) |
 | ``max_output_tokens``                           | ``max_completion_tokens``                               |
 
 Copied under the same name: temperature, top_p, user; with tools only (chat refuses them without),
 tool_choice and parallel_tool_calls. Dropped: include (but logprobs), truncation, metadata,
 reasoning.summary, max_tool_calls, stream_options (nothing to keep or honour without server state), and
-OpenAI's own caching and labelling fields (prompt_cache_key, prompt_cache_retention, safety_identifier,
-service_tier), which Codex sends on every request and other services may refuse.
+OpenAI's own tuning and labelling fields (text.verbosity, prompt_cache_key, prompt_cache_retention,
+safety_identifier, service_tier), which Codex sends and other services may refuse.
 A 400 ``responses_api_only`` naming the field: previous_response_id, conversation, store: true,
 background: true, prompt, moderation, top_logprobs, include message.output_text.logprobs, built-in tools
 and the items of built-in tools or stored state.
@@ -150,8 +149,6 @@ def _tool_choice(choice: Any, provider: str) -> Any:
 def _text(text: Any, body: dict[str, Any]) -> None:
     if not text:
         return
-    if isinstance(text.get("verbosity"), str):
-        body["verbosity"] = text["verbosity"]
     fmt = text.get("format")
     if fmt is None:
         return

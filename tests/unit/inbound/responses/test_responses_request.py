@@ -82,7 +82,7 @@ def test_tools_choice_format_and_scalars():
         "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Current weather",
                                                     "parameters": WEATHER["parameters"], "strict": True}}],
         "tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "parallel_tool_calls": False,
-        "verbosity": "low", "response_format": {"type": "json_object"}, "reasoning_effort": "high",
+        "response_format": {"type": "json_object"}, "reasoning_effort": "high",
         "max_completion_tokens": 300, "top_p": 0.5, "user": "u-1"}
 
 
