@@ -10,6 +10,7 @@ from bifrost_proxy.endpoints.chat import chat_completions, completions
 from bifrost_proxy.endpoints.embeddings import embeddings
 from bifrost_proxy.endpoints.models import list_models
 from bifrost_proxy.endpoints.ops import health
+from bifrost_proxy.endpoints.responses import create_response
 from bifrost_proxy.endpoints.speech import speech
 from bifrost_proxy.endpoints.transcription import transcriptions, translations
 from bifrost_proxy.lifecycle.shutdown import Drain
@@ -42,4 +43,5 @@ def make_app(config: Config) -> web.Application:
     app.router.add_post("/v1/audio/translations", translations)
     app.router.add_post("/anthropic/v1/messages", anthropic.messages)
     app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic.count_tokens)
+    app.router.add_post("/v1/responses", create_response)
     return app
