@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from bifrost_proxy.inbound.base import Dialect
     from bifrost_proxy.lifecycle.shutdown import Drain
     from bifrost_proxy.observability.metrics import Metrics
+    from bifrost_proxy.providers.base import StreamDecoder
     from bifrost_proxy.routing.dispatch import Outcome
     from bifrost_proxy.routing.runtime import RuntimeHolder
     from bifrost_proxy.upstream.client import UpstreamClient
@@ -23,5 +24,7 @@ DRAIN = web.AppKey("drain", "Drain")
 REQUEST_ID = web.RequestKey("request_id", str)
 # the client's own API when it is not OpenAI's: errors are answered in its shape
 DIALECT = web.RequestKey("dialect", "Dialect")
+# the decoder of a stream in a client's own dialect: a drain cut ends it with that dialect's error event
+STREAM_DECODER = web.RequestKey("stream_decoder", "StreamDecoder")
 # who served the call and how many tries it took, left by dispatch for the access log and metrics
 OUTCOME = web.RequestKey("outcome", "Outcome")

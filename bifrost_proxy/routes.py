@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bifrost_proxy.endpoints import anthropic
 from bifrost_proxy.endpoints.chat import chat_completions, completions
 from bifrost_proxy.endpoints.embeddings import embeddings
 from bifrost_proxy.endpoints.models import list_models
 from bifrost_proxy.endpoints.ops import health
+from bifrost_proxy.endpoints.responses import create_response
 from bifrost_proxy.endpoints.speech import speech
 from bifrost_proxy.endpoints.transcription import transcriptions, translations
 from bifrost_proxy.observability.metrics import metrics_endpoint
@@ -27,3 +29,6 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/v1/audio/speech", speech)
     router.add_post("/v1/audio/transcriptions", transcriptions)
     router.add_post("/v1/audio/translations", translations)
+    router.add_post("/anthropic/v1/messages", anthropic.messages)
+    router.add_post("/anthropic/v1/messages/count_tokens", anthropic.count_tokens)
+    router.add_post("/v1/responses", create_response)

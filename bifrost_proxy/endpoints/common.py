@@ -48,15 +48,17 @@ def optional(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
 
 def serve_json_call(request: web.Request, endpoint: Endpoint, body: dict[str, Any], stream: bool,
                     dialect: "Dialect | None" = None,
-                    native_body: dict[str, Any] | None = None) -> Awaitable[web.StreamResponse]:
+                    native_body: dict[str, Any] | None = None,
+                    flags: dict[str, Any] | None = None) -> Awaitable[web.StreamResponse]:
     """Plan the call and return dispatch's coroutine for the handler to await (one frame less per resume).
 
     A client of another API (``inbound/``) passes its ``dialect``, ``body`` translated to OpenAI's chat
-    shape with ``model`` already qualified, and ``native_body`` as it sent it."""
+    shape with ``model`` already qualified, ``native_body`` as it sent it, and in ``flags`` what a
+    passthrough adapter needs from its request (e.g. the client's ``anthropic-beta`` header)."""
     runtime = request.app[RUNTIME].current
-    targets = plan(runtime, body)
+    targets = plan(runtime, body, aliased=dialect is not None)
     outcome = Outcome()
     request[OUTCOME] = outcome
     call = Call(endpoint=endpoint, model=targets[0].model, body=body, stream=stream, dialect=dialect,
-                native_body=native_body)
+                native_body=native_body, flags={} if flags is None else flags)
     return dispatch(request, call, targets, outcome)

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 class FrameTranslator(Protocol):
     """Sans-IO: OpenAI chat stream frames (``data: {chunk}\\n\\n`` ... ``data: [DONE]\\n\\n``, whole frames as
     the provider decoders return them) in, the dialect's frames out. ``call.usage`` holds the upstream's
-    usage (OpenAI shape) once known, even when the usage chunk itself was not passed on."""
+    usage (OpenAI shape) once known, even when the usage chunk itself was not passed on.
+
+    Optional: ``error_frame(error) -> bytes``, the frame that ends this stream after a failure, when it must
+    carry the stream's own state; else the dialect's ``stream_error_frame`` is used."""
 
     def feed(self, frames: list[bytes]) -> list[bytes]: ...
 
@@ -90,4 +93,6 @@ class DialectDecoder:
         return out
 
     def error_frame(self, error: GatewayError) -> bytes:
-        return self._dialect.stream_error_frame(error)
+        # a translator that numbers or names its events (Responses: id, sequence_number) ends its own stream
+        own = getattr(self._translator, "error_frame", None)
+        return own(error) if own is not None else self._dialect.stream_error_frame(error)

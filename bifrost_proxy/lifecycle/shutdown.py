@@ -11,7 +11,7 @@ import asyncio
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import DRAIN
+from bifrost_proxy.appkeys import DIALECT, DRAIN, STREAM_DECODER
 from bifrost_proxy.errors import GatewayError
 from bifrost_proxy.middlewares.errors import error_response
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE
@@ -77,10 +77,11 @@ async def cut_off(request: web.Request, response: web.StreamResponse | None) -> 
     """The last word of a request the drain cut: a 503, or one error event at the end of its stream."""
     error = shutting_down_error()
     if response is None:
-        return error_response(error)
+        return error_response(error, dialect=request.get(DIALECT))
     if response.content_type == SSE_MEDIA_TYPE:
+        decoder = request.get(STREAM_DECODER)  # a client dialect's stream ends with its own error event
         try:
-            await response.write(data_frame(error.to_dict()))
+            await response.write(decoder.error_frame(error) if decoder is not None else data_frame(error.to_dict()))
             await response.write_eof()
         except (RuntimeError, ConnectionError):
             pass  # RuntimeError: the stream had already ended (write after write_eof); or the client left

@@ -40,6 +40,7 @@ class Endpoint(str, Enum):
     TRANSCRIPTION = "transcription"
     TRANSLATION = "translation"
     MODELS = "models"
+    COUNT_TOKENS = "count_tokens"  # Anthropic's /v1/messages/count_tokens, served by its passthrough only
 
 
 @dataclass(slots=True)

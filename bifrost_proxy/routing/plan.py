@@ -48,13 +48,18 @@ def qualify(runtime: Runtime, value: Any, default_provider: str) -> Any:
     value = alias(runtime, value)
     if isinstance(value, str) and value:
         prefix, slash, _ = value.partition("/")
-        if not slash or (prefix not in runtime.providers and prefix not in runtime.config.disabled):
+        if not slash:
             return f"{default_provider}/{value}"
-    return value
+        known = runtime.providers
+        if prefix not in known and prefix not in runtime.config.disabled and default_provider in known:
+            return f"{default_provider}/{value}"  # e.g. "meta-llama/Llama-3-8b" on the API's own provider
+    return value  # "opnai/x" with no provider of the API's own: the 404 names "opnai", the real mistake
 
 
-def resolve(runtime: Runtime, value: Any, param: str = "model") -> Target:
-    if runtime.config.model_aliases:
+def resolve(runtime: Runtime, value: Any, param: str = "model", aliased: bool = False) -> Target:
+    """The target ``value`` names; ``aliased``: ``model_aliases`` were applied already (``qualify``), so a
+    catch-all glob does not map the result a second time."""
+    if runtime.config.model_aliases and not aliased:
         value = alias(runtime, value)
     provider_name, model = split_model(value, param)
     provider = runtime.providers.get(provider_name)
@@ -69,9 +74,10 @@ def resolve(runtime: Runtime, value: Any, param: str = "model") -> Target:
     return Target(provider, model)
 
 
-def plan(runtime: Runtime, body: dict[str, Any]) -> list[Target]:
-    """The primary target and its fallbacks (the request's own list, else the provider's default list)."""
-    primary = resolve(runtime, body.get("model"))
+def plan(runtime: Runtime, body: dict[str, Any], aliased: bool = False) -> list[Target]:
+    """The primary target and its fallbacks (the request's own list, else the provider's default list).
+    ``aliased``: the primary's name came from ``qualify`` (an inbound API's endpoint)."""
+    primary = resolve(runtime, body.get("model"), aliased=aliased)
     fallbacks = body.get("fallbacks")
     if fallbacks is None:
         fallbacks = list(primary.provider.config.fallbacks.get(primary.model, ()))

@@ -10,6 +10,7 @@ from typing import Mapping
 
 from aiohttp import ClientResponse, web
 
+from bifrost_proxy.appkeys import STREAM_DECODER
 from bifrost_proxy.config.schema import KeyConfig, NetworkConfig
 from bifrost_proxy.errors import GatewayError, UpstreamTimeout
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, StreamDecoder
@@ -46,6 +47,8 @@ async def relay_stream(request: web.Request, upstream: ClientResponse, decoder: 
     """Commit a 200 and relay the rest. After this point, failures become one error event (SSE) or a cut
     connection (raw bytes, which have no way to say so in-band); the response is never retried."""
     sse = decoder.media_type == SSE_MEDIA_TYPE
+    if sse and hasattr(decoder, "error_frame"):
+        request[STREAM_DECODER] = decoder  # so a drain cut, too, ends it in the client's own dialect
     response = web.StreamResponse(status=200, headers=headers)
     response.content_type = decoder.media_type
     response.headers.update(STREAM_HEADERS)

@@ -46,3 +46,17 @@ def test_bad_aliases_name_the_field():
     assert any("model_aliases.fast" in line for line in info.value.lines())
     with pytest.raises(ConfigError):
         parse_config({"providers": {}, "model_aliases": ["x"]}, "<test>", {})
+
+
+def test_a_catch_all_alias_maps_an_inbound_name_once():
+    rt = runtime({"claude-*": "openai/gpt-4.1", "*": "anthropic/claude-3-5-haiku-latest"})
+    name = qualify(rt, "claude-sonnet-4-5", "anthropic")
+    [target] = plan(rt, {"model": name}, aliased=True)
+    assert target.label == "openai/gpt-4.1"
+
+
+def test_a_mistyped_prefix_is_named_when_the_apis_own_provider_is_absent():
+    rt = Runtime.build(parse_config({"providers": {"openai": {"keys": [{"name": "k", "value": "sk-x"}]}}},
+                                    "<test>", {}))
+    assert qualify(rt, "opnai/gpt-4o", "anthropic") == "opnai/gpt-4o"
+    assert qualify(rt, "meta-llama/Llama-3-8b", "openai") == "openai/meta-llama/Llama-3-8b"
