@@ -1,20 +1,14 @@
 """Every ``web.AppKey`` and ``web.RequestKey`` of the application, in one place."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import aiohttp
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from bifrost_proxy.inbound.base import Dialect
-    from bifrost_proxy.lifecycle.shutdown import Drain
-    from bifrost_proxy.observability.metrics import Metrics
-    from bifrost_proxy.providers.base import StreamDecoder
-    from bifrost_proxy.routing.dispatch import Outcome
-    from bifrost_proxy.routing.runtime import RuntimeHolder
-    from bifrost_proxy.upstream.client import UpstreamClient
-
+# This module imports nothing of the package, so that any module can import it (it used to import the
+# types below for checkers, which tied appkeys, dispatch, metrics, shutdown and the error shaping into one
+# import loop). The types are named as text: RuntimeHolder (routing/runtime.py), Metrics
+# (observability/metrics.py), Drain (lifecycle/shutdown.py), UpstreamClient (upstream/client.py), Dialect
+# (inbound/base.py), StreamDecoder (providers/base.py), Outcome (routing/dispatch.py).
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 CLIENT = web.AppKey("client", "UpstreamClient")  # sends upstream requests over SESSION's connector
 RUNTIME = web.AppKey("runtime", "RuntimeHolder")

@@ -1,7 +1,7 @@
 """``X-Request-ID``: the client's when it is sane, else a new one; echoed on every response."""
 from __future__ import annotations
 
-import os
+from random import getrandbits
 
 from aiohttp import web
 
@@ -17,7 +17,9 @@ def _sane(value: str) -> bool:
 
 
 def new_request_id() -> str:
-    return os.urandom(16).hex()  # as unique as uuid4().hex, at a fifth of its cost
+    # 128 random bits like uuid4().hex, without a system call: an id must be unique, not unguessable
+    # (random reseeds itself in a forked worker)
+    return f"{getrandbits(128):032x}"
 
 
 def assign_request_id(request: web.Request) -> str:
