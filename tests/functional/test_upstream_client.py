@@ -1,0 +1,126 @@
+"""The upstream call below ClientSession.request (upstream/client.py), through real sockets: what the upstream
+sees, keep-alive, the pool limit, a malformed status line; and the low-level server's Expect handling."""
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from aiohttp import web
+
+from tests.conftest import TEST_SECRETS, openai_config
+from tests.fakes.recording import recording
+
+COMPLETION = recording("openai_chat_completion.json")
+CHAT = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+
+
+class Upstream:
+    """An OpenAI-shaped upstream that notes each request's connection (the peer's port) and raw head."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict] = []
+        self.order: list[str] = []
+        self.gate: asyncio.Event | None = None
+        self.arrived = asyncio.Event()
+        self.app = web.Application()
+        self.app.router.add_post("/v1/chat/completions", self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        n = len(self.seen)
+        self.seen.append({"port": request.transport.get_extra_info("peername")[1], "headers": request.headers,
+                          "body": body, "path": request.path_qs})
+        self.order.append(f"start{n}")
+        self.arrived.set()
+        if self.gate is not None and n == 0:
+            await self.gate.wait()
+        self.order.append(f"end{n}")
+        return web.Response(body=COMPLETION, content_type="application/json")
+
+
+async def test_the_upstream_gets_the_request_the_session_would_have_sent(gateway, serve_app, http):
+    up = Upstream()
+    base_url = await serve_app(up.app)
+    conf = openai_config(base_url, extra_headers={"X-Team": "blue"})
+    base = await gateway(conf)
+    async with http.post(f"{base}/v1/chat/completions", json=CHAT) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["object"] == "chat.completion"
+    [seen] = up.seen
+    headers = seen["headers"]
+    assert headers["Host"] == base_url.removeprefix("http://")
+    assert headers["Authorization"] == f"Bearer {TEST_SECRETS[0]}"
+    assert headers["Content-Type"] == "application/json" and headers["X-Team"] == "blue"
+    assert int(headers["Content-Length"]) == len(seen["body"])
+    assert "gzip" in headers["Accept-Encoding"] and headers["User-Agent"].startswith("Python/")
+    assert orjson.loads(seen["body"])["model"] == "gpt-4o-mini"  # the provider prefix is gone
+    assert seen["path"] == "/v1/chat/completions"
+
+
+async def test_calls_one_after_another_reuse_one_upstream_connection(gateway, serve_app, http):
+    up = Upstream()
+    base = await gateway(openai_config(await serve_app(up.app)))
+    for _ in range(5):
+        async with http.post(f"{base}/v1/chat/completions", json=CHAT) as resp:
+            assert resp.status == 200
+            await resp.read()
+    assert len(up.seen) == 5
+    assert len({s["port"] for s in up.seen}) == 1  # keep-alive: one connection served all five
+
+
+async def test_the_per_host_pool_limit_holds(gateway, serve_app, http):
+    up = Upstream()
+    up.gate = asyncio.Event()
+    conf = openai_config(await serve_app(up.app))
+    conf["client"] = {"max_conns_per_host": 1}
+    base = await gateway(conf)
+    first = asyncio.ensure_future(http.post(f"{base}/v1/chat/completions", json=CHAT))
+    await asyncio.wait_for(up.arrived.wait(), 5)
+    second = asyncio.ensure_future(http.post(f"{base}/v1/chat/completions", json=CHAT))
+    await asyncio.sleep(0.2)  # room for the second call to reach the upstream, were the pool not limited
+    up.gate.set()
+    for task in (first, second):
+        resp = await asyncio.wait_for(task, 5)
+        assert resp.status == 200
+        resp.release()
+    assert up.order == ["start0", "end0", "start1", "end1"]  # the second call waited for the only connection
+
+
+async def test_a_malformed_status_line_is_a_502(gateway, http):
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 OK-ish\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        base = await gateway(openai_config(f"http://127.0.0.1:{port}"))
+        async with http.post(f"{base}/v1/chat/completions", json=CHAT) as resp:
+            assert resp.status == 502
+            error = (await resp.json())["error"]
+        assert error["type"] and "openai" in error["message"]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_expect_100_continue_is_answered_before_the_body_is_sent(gateway, serve_app):
+    up = Upstream()
+    base = await gateway(openai_config(await serve_app(up.app)))
+    host, port = base.removeprefix("http://").split(":")
+    body = orjson.dumps(CHAT)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode())
+        await writer.drain()
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        writer.write(body)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200") and b"X-Request-ID" in head
+    finally:
+        writer.close()
+    assert len(up.seen) == 1
