@@ -11,7 +11,7 @@ import asyncio
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import DRAIN
+from bifrost_proxy.appkeys import DIALECT, DRAIN
 from bifrost_proxy.errors import GatewayError
 from bifrost_proxy.middlewares.errors import error_response
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE
@@ -76,11 +76,13 @@ def track_stream(request: web.Request, response: web.StreamResponse) -> None:
 async def cut_off(request: web.Request, response: web.StreamResponse | None) -> web.StreamResponse:
     """The last word of a request the drain cut: a 503, or one error event at the end of its stream."""
     error = shutting_down_error()
+    dialect = request.get(DIALECT)  # a client of another API gets its last word in that API's shape
     if response is None:
-        return error_response(error)
+        return error_response(error, dialect=dialect)
     if response.content_type == SSE_MEDIA_TYPE:
         try:
-            await response.write(data_frame(error.to_dict()))
+            await response.write(dialect.stream_error_frame(error) if dialect is not None
+                                 else data_frame(error.to_dict()))
             await response.write_eof()
         except (RuntimeError, ConnectionError):
             pass  # RuntimeError: the stream had already ended (write after write_eof); or the client left
