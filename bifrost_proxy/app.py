@@ -7,6 +7,7 @@ from bifrost_proxy.appkeys import DRAIN, METRICS, RUNTIME
 from bifrost_proxy.config.schema import Config
 from bifrost_proxy.endpoints.chat import chat_completions, completions
 from bifrost_proxy.endpoints.embeddings import embeddings
+from bifrost_proxy.endpoints.genai import add_routes as add_genai_routes
 from bifrost_proxy.endpoints.models import list_models
 from bifrost_proxy.endpoints.ops import health
 from bifrost_proxy.endpoints.speech import speech
@@ -39,4 +40,5 @@ def make_app(config: Config) -> web.Application:
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_post("/v1/audio/translations", translations)
+    add_genai_routes(app.router)  # /genai/{v1,v1beta}/models/{model}:generateContent, Gemini's API
     return app
