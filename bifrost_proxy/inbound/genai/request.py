@@ -151,7 +151,8 @@ def _generation_config(config: Any, body: dict[str, Any], gemini_only: GeminiOnl
         if pick(config, camel, snake) not in (None, False):
             gemini_only.add(at + camel, what)
     modalities = pick(config, "responseModalities", "response_modalities")
-    if modalities is not None and not (isinstance(modalities, list) and all(str(m).upper() == "TEXT" for m in modalities)):
+    text_only = isinstance(modalities, list) and all(str(m).upper() == "TEXT" for m in modalities)
+    if modalities is not None and not text_only:
         gemini_only.add(at + "responseModalities", "output other than text")
     _response_format(config, body, gemini_only)
     _reasoning(pick(config, "thinkingConfig", "thinking_config"), body)
@@ -183,7 +184,8 @@ def _reasoning(thinking: Any, body: dict[str, Any]) -> None:
     if level is not None:
         effort = LEVELS.get(str(level).lower())
         if effort is None:
-            raise BadRequest(f"{where}thinkingLevel must be MINIMAL, LOW, MEDIUM or HIGH", param=where + "thinkingLevel")
+            raise BadRequest(f"{where}thinkingLevel must be MINIMAL, LOW, MEDIUM or HIGH",
+                             param=where + "thinkingLevel")
         body["reasoning_effort"] = effort
         return
     budget = expect(pick(thinking, "thinkingBudget", "thinking_budget"), int, where + "thinkingBudget", "an integer")

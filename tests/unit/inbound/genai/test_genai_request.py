@@ -168,7 +168,8 @@ def test_fallbacks_are_the_gateways_and_left_out_of_the_native_body():
     (body(tools={"functionDeclarations": []}), "tools"),
     (body(tools=[{"functionDeclarations": [{"description": "no name"}]}]),
      "tools[0].functionDeclarations[0].name"),
-    (body(tools=[{"functionDeclarations": [{"name": "f"}]}], toolConfig={"functionCallingConfig": {"mode": "SOMETIMES"}}),
+    (body(tools=[{"functionDeclarations": [{"name": "f"}]}],
+          toolConfig={"functionCallingConfig": {"mode": "SOMETIMES"}}),
      "toolConfig.functionCallingConfig.mode"),
     (body(systemInstruction=5), "systemInstruction"),
 ])

@@ -34,8 +34,9 @@ def test_tool_calls_become_function_call_parts_with_their_ids():
         {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": ""}}]}, "tool_calls"),
         False))
     [cand] = out["candidates"]
-    assert cand["content"]["parts"] == [{"functionCall": {"name": "get_weather", "args": {"city": "Bern"}, "id": "call_1"}},
-                                        {"functionCall": {"name": "get_time", "args": {}, "id": "call_2"}}]
+    assert cand["content"]["parts"] == [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Bern"}, "id": "call_1"}},
+        {"functionCall": {"name": "get_time", "args": {}, "id": "call_2"}}]
     assert cand["finishReason"] == "STOP"
 
 

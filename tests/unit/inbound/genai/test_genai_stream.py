@@ -42,7 +42,8 @@ def test_openai_text_stream_becomes_gemini_events():
     out = events(raw)
     # the role-only first chunk, the finish chunk and the usage chunk carry nothing a Gemini client reads
     assert [shape(e) for e in out] == ["text", "text", "text", "text", "finish=STOP usage"]
-    assert "".join(e["candidates"][0]["content"]["parts"][0]["text"] for e in out) == "Once upon a time, in Zürich 🐉."
+    text = "".join(e["candidates"][0]["content"]["parts"][0]["text"] for e in out)
+    assert text == "Once upon a time, in Zürich 🐉."
     assert {(e["modelVersion"], e["responseId"]) for e in out} == {("gpt-4o-mini-2024-07-18", "chatcmpl-AXl0x2bd1")}
     assert out[-1]["usageMetadata"] == {"promptTokenCount": 12, "candidatesTokenCount": 9, "totalTokenCount": 21}
     assert c.usage["total_tokens"] == 21
