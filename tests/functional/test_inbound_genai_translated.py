@@ -2,8 +2,12 @@
 to OpenAI's and Anthropic's wire formats (FakeOpenAI, FakeAnthropic) and back, over real sockets."""
 from __future__ import annotations
 
+import asyncio
+import shutil
+
 import orjson
 import pytest
+from google import genai
 from google.genai import errors, types
 
 from tests.fakes import anthropic as fake_anthropic
@@ -174,3 +178,29 @@ async def test_upstream_errors_come_back_in_googles_shape(base, fakes, http, mod
         assert resp.status == status
         error = (await resp.json())["error"]
     assert (error["code"], error["status"]) == (status, name)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed (.ci/run installs it)")
+async def test_readme_curl_example(base):
+    proc = await asyncio.create_subprocess_exec(
+        "curl", "-sN", f"{base}/genai/v1beta/models/openai/gpt-4o-mini:streamGenerateContent?alt=sse",
+        "-H", "Content-Type: application/json",
+        "-d", '{"contents":[{"role":"user","parts":[{"text":"Tell me a story"}]}]}', stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    assert out.startswith(b'data: {"candidates":[{"content":{"parts":[{"text":"Once"}],"role":"model"},"index":0}],'
+                          b'"modelVersion":"gpt-4o-mini-2024-07-18","responseId":"chatcmpl-')
+    assert [shape(e) for e in events(out)][-1] == "finish=STOP usage"
+
+
+async def test_readme_python_example_with_the_blocking_client(base):
+    """google-genai's blocking client reads streams with its own SSE line decoder (httpx), not aiohttp's."""
+    def readme() -> tuple[str, list[str]]:
+        client = genai.Client(api_key="unused", http_options=types.HttpOptions(base_url=f"{base}/genai"))
+        with client:
+            answer = client.models.generate_content(model="anthropic/claude-sonnet-4-5", contents="Tell me a story")
+            chunks = [c.text or "" for c in client.models.generate_content_stream(model=OPENAI, contents="A story")]
+        return answer.text, chunks
+
+    text, chunks = await asyncio.to_thread(readme)
+    assert text and "".join(chunks) == STORY

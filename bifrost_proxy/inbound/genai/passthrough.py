@@ -1,9 +1,11 @@
 """Gemini in, Gemini out: the client's request goes to a ``gemini`` or ``vertex`` upstream untouched.
 
 The body is the client's own (every field kept: thought signatures, safety settings, Google tools,
-cached content ...), the URL and auth are the provider's as its adapter builds them (the model from
-the path, after aliases; the client's key never goes along), and the answer comes back as Gemini sent
-it. Each stream event is checked to parse, its usage read into ``call.usage``; an error event or
+cached content ...; only a ``model`` copy is left out, ``request.py``), the URL and auth are the
+provider's as its adapter builds them (the model from the path, after aliases; the client's key never
+goes along), and the answer comes back as Gemini sent it. Each stream event's payload is relayed as
+sent, framed as Gemini frames it, after it is checked to parse and its usage read into ``call.usage``;
+an error event or
 garbage ends the stream with one Google-shaped error event. Gemini has no terminal event: a stream that
 closes before every candidate gave its ``finishReason`` (and no prompt block explains it) was cut.
 

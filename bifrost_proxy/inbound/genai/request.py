@@ -25,7 +25,8 @@ from bifrost_proxy.inbound.genai.contents import messages, system_message
 from bifrost_proxy.inbound.genai.names import GeminiOnly, expect, pick
 from bifrost_proxy.inbound.genai.schema import json_schema
 
-GATEWAY_FIELDS = ("fallbacks",)  # ours, never sent upstream
+# ours, never sent upstream; and "model", which the path names (a copy in the body could contradict it)
+LEFT_OUT = frozenset({"fallbacks", "model"})
 GEMINI_ONLY_FIELDS = (("cachedContent", "cached_content", "cached content"),)
 # generationConfig name (camel, snake) -> OpenAI name, numbers passed through
 NUMBERS = (("temperature", "temperature", "temperature"), ("topP", "top_p", "top_p"), ("topK", "top_k", "top_k"),
@@ -47,7 +48,8 @@ class Translation:
 
 
 def to_openai(request: dict[str, Any], model: str, stream: bool) -> Translation:
-    native = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS} if "fallbacks" in request else request
+    native = {k: v for k, v in request.items() if k not in LEFT_OUT} if not LEFT_OUT.isdisjoint(request) \
+        else request
     gemini_only = GeminiOnly()
     msgs = messages(request.get("contents"), gemini_only)
     system = system_message(pick(request, "systemInstruction", "system_instruction"), gemini_only)

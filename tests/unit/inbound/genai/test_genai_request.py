@@ -143,10 +143,11 @@ def test_gemini_only_features_are_collected_not_refused():
     assert out.native is request  # nothing of the gateway's to take out: the client's object itself
 
 
-def test_fallbacks_are_the_gateways_and_left_out_of_the_native_body():
-    request = body(fallbacks=["gemini-2.5-pro"])
+def test_fallbacks_and_a_model_in_the_body_are_left_out_of_the_native_body():
+    request = body(fallbacks=["gemini-2.5-pro"], model="models/gemini-2.5-flash")
     out = to_openai(request, MODEL, False)
-    assert out.body["fallbacks"] == ["gemini-2.5-pro"] and "fallbacks" not in out.native
+    assert out.body["fallbacks"] == ["gemini-2.5-pro"] and out.body["model"] == MODEL  # the path's model
+    assert out.native == {"contents": request["contents"]}
     assert request["fallbacks"] == ["gemini-2.5-pro"]  # the client's object is not changed
 
 
