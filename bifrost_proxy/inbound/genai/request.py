@@ -43,7 +43,7 @@ LEVELS = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high"
 @dataclass(slots=True)
 class Translation:
     body: dict[str, Any]  # the OpenAI chat body, model qualified
-    native: dict[str, Any]  # the client's request without the gateway's own fields
+    native: dict[str, Any]  # the client's request without LEFT_OUT (for a Gemini upstream)
     gemini_only: GeminiOnly
 
 
@@ -52,6 +52,9 @@ def to_openai(request: dict[str, Any], model: str, stream: bool) -> Translation:
         else request
     gemini_only = GeminiOnly()
     msgs = messages(request.get("contents"), gemini_only)
+    if not msgs and not gemini_only.found:
+        raise BadRequest("contents hold nothing to answer: no text, media or function parts (empty text and "
+                         "thought parts are not sent)", param="contents")
     system = system_message(pick(request, "systemInstruction", "system_instruction"), gemini_only)
     body: dict[str, Any] = {"model": model, "messages": [system, *msgs] if system else msgs, "stream": stream}
     fallbacks = request.get("fallbacks")
@@ -60,7 +63,7 @@ def to_openai(request: dict[str, Any], model: str, stream: bool) -> Translation:
     for camel, snake, what in GEMINI_ONLY_FIELDS:
         if pick(request, camel, snake) is not None:
             gemini_only.add(camel, what)
-    tools = _tools(pick(request, "tools", "tools"), gemini_only)
+    tools = _tools(request.get("tools"), gemini_only)
     if tools:
         body["tools"] = tools
         _tool_choice(pick(request, "toolConfig", "tool_config"), body)
@@ -120,14 +123,20 @@ def _tool_choice(config: Any, body: dict[str, Any]) -> None:
     choice = MODES.get(str(mode).upper())
     if choice is None:
         raise BadRequest(f"{where}.mode must be AUTO, ANY, NONE or VALIDATED", param=f"{where}.mode")
-    allowed = expect(pick(calling, "allowedFunctionNames", "allowed_function_names"), list,
-                     f"{where}.allowedFunctionNames", "a list of function names")
+    allowed = _strings(pick(calling, "allowedFunctionNames", "allowed_function_names"),
+                       f"{where}.allowedFunctionNames", "a list of function names")
     if choice == "required" and allowed:
         if len(allowed) == 1:
             body["tool_choice"] = {"type": "function", "function": {"name": allowed[0]}}
             return
         body["tools"] = [t for t in body["tools"] if t["function"]["name"] in allowed]
     body["tool_choice"] = choice
+
+
+def _strings(value: Any, where: str, what: str) -> list[str] | None:
+    if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise BadRequest(f"{where} must be {what}", param=where)
+    return value
 
 
 def _generation_config(config: Any, body: dict[str, Any], gemini_only: GeminiOnly) -> None:
@@ -146,7 +155,7 @@ def _generation_config(config: Any, body: dict[str, Any], gemini_only: GeminiOnl
     limit = expect(pick(config, "maxOutputTokens", "max_output_tokens"), int, at + "maxOutputTokens", "an integer")
     if limit is not None:
         body["max_completion_tokens"] = limit
-    stop = expect(pick(config, "stopSequences", "stop_sequences"), list, at + "stopSequences", "a list of strings")
+    stop = _strings(pick(config, "stopSequences", "stop_sequences"), at + "stopSequences", "a list of strings")
     if stop:
         body["stop"] = stop
     for camel, snake, what in GEMINI_ONLY_CONFIG:

@@ -155,6 +155,7 @@ def test_fallbacks_and_a_model_in_the_body_are_left_out_of_the_native_body():
     ({}, "contents"),
     ({"contents": []}, "contents"),
     ({"contents": ["hi"]}, "contents[0]"),
+    ({"contents": [{"role": "user", "parts": [{"text": ""}]}]}, "contents"),
     ({"contents": [{"role": "user"}]}, "contents[0].parts"),
     ({"contents": [{"role": "system", "parts": [{"text": "x"}]}]}, "contents[0].role"),
     ({"contents": [{"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}}]}]},
@@ -173,6 +174,10 @@ def test_fallbacks_and_a_model_in_the_body_are_left_out_of_the_native_body():
           toolConfig={"functionCallingConfig": {"mode": "SOMETIMES"}}),
      "toolConfig.functionCallingConfig.mode"),
     (body(systemInstruction=5), "systemInstruction"),
+    (body(generationConfig={"stopSequences": ["END", 3]}), "generationConfig.stopSequences"),
+    (body(tools=[{"functionDeclarations": [{"name": "f"}]}],
+          toolConfig={"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": "f"}}),
+     "toolConfig.functionCallingConfig.allowedFunctionNames"),
 ])
 def test_bad_requests_name_the_field(request_body, param):
     with pytest.raises(BadRequest) as caught:
