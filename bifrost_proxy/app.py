@@ -8,6 +8,7 @@ from bifrost_proxy.config.schema import Config
 from bifrost_proxy.endpoints import anthropic
 from bifrost_proxy.endpoints.chat import chat_completions, completions
 from bifrost_proxy.endpoints.embeddings import embeddings
+from bifrost_proxy.endpoints.genai import add_routes as add_genai_routes
 from bifrost_proxy.endpoints.models import list_models
 from bifrost_proxy.endpoints.ops import health
 from bifrost_proxy.endpoints.responses import create_response
@@ -44,4 +45,5 @@ def make_app(config: Config) -> web.Application:
     app.router.add_post("/anthropic/v1/messages", anthropic.messages)
     app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic.count_tokens)
     app.router.add_post("/v1/responses", create_response)
+    add_genai_routes(app.router)  # /genai/{v1,v1beta}/models/{model}:generateContent, Gemini's API
     return app
