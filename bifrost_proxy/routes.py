@@ -11,6 +11,7 @@ from aiohttp import web
 from bifrost_proxy.endpoints import anthropic
 from bifrost_proxy.endpoints.chat import chat_completions, completions
 from bifrost_proxy.endpoints.embeddings import embeddings
+from bifrost_proxy.endpoints.genai import add_routes as add_genai_routes
 from bifrost_proxy.endpoints.models import list_models
 from bifrost_proxy.endpoints.ops import health
 from bifrost_proxy.endpoints.responses import create_response
@@ -32,3 +33,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/anthropic/v1/messages", anthropic.messages)
     router.add_post("/anthropic/v1/messages/count_tokens", anthropic.count_tokens)
     router.add_post("/v1/responses", create_response)
+    add_genai_routes(router)  # /genai/{v1,v1beta}/models/{model}:generateContent, Gemini's API

@@ -55,18 +55,22 @@ class Dialect(Protocol):
     def stream_error_frame(self, error: GatewayError) -> bytes:
         """The one frame that ends a stream that failed after it started."""
 
+    # optional: keepalive = False when the dialect's clients treat a ": ping" comment as a broken stream
+
 
 class DialectDecoder:
     """A provider's OpenAI-shaped stream decoder with the dialect's translator behind it: the relay sees
     one ``StreamDecoder`` whose frames are already in the client's dialect."""
 
-    __slots__ = ("_inner", "_translator", "_dialect", "media_type")
+    __slots__ = ("_inner", "_translator", "_dialect", "media_type", "keepalive")
 
     def __init__(self, inner: "StreamDecoder", translator: FrameTranslator, dialect: Dialect) -> None:
         self._inner = inner
         self._translator = translator
         self._dialect = dialect
         self.media_type = inner.media_type
+        # False: the relay sends no ": ping" comments (a dialect whose clients fail on any non-event byte)
+        self.keepalive: bool = getattr(dialect, "keepalive", True)
 
     @property
     def done(self) -> bool:

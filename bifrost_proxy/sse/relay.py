@@ -79,7 +79,9 @@ async def _pump(request: web.Request, upstream: ClientResponse, decoder: StreamD
     loop = asyncio.get_running_loop()
     content = upstream.content
     idle = network.stream_idle_timeout
-    keepalive = network.keepalive_interval if sse and network.keepalive_interval > 0 else 0.0
+    # a client dialect whose SDKs choke on any byte that is not an event (Gemini's) turns pings off
+    pings = sse and network.keepalive_interval > 0 and getattr(decoder, "keepalive", True)
+    keepalive = network.keepalive_interval if pings else 0.0
     now = last_read = last_write = loop.time()
     end_at = now + network.stream_max_duration if network.stream_max_duration > 0 else None
     try:
