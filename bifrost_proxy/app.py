@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import DRAIN, METRICS, RUNTIME
+from bifrost_proxy.appkeys import DEADLINES, DRAIN, METRICS, RUNTIME
 from bifrost_proxy.config.schema import Config
 from bifrost_proxy.lifecycle.shutdown import Drain
 from bifrost_proxy.middlewares.gateway import on_response_prepare
 from bifrost_proxy.observability.metrics import Metrics, metrics_ctx
 from bifrost_proxy.routes import add_routes
+from bifrost_proxy.routing.deadlines import Deadlines
 from bifrost_proxy.routing.runtime import Runtime, RuntimeHolder
 from bifrost_proxy.upstream.session import session_ctx
 
@@ -22,6 +23,7 @@ def make_app(config: Config) -> web.Application:
     app = web.Application(client_max_size=config.client.max_request_body_bytes)
     app[RUNTIME] = RuntimeHolder(Runtime.build(config))
     app[DRAIN] = Drain()
+    app[DEADLINES] = Deadlines()
     app[METRICS] = Metrics(app[RUNTIME], app[DRAIN])
     app.cleanup_ctx.append(session_ctx)
     app.cleanup_ctx.append(metrics_ctx)

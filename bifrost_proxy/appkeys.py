@@ -8,12 +8,14 @@ from aiohttp import web
 # types below for checkers, which tied appkeys, dispatch, metrics, shutdown and the error shaping into one
 # import loop). The types are named as text: RuntimeHolder (routing/runtime.py), Metrics
 # (observability/metrics.py), Drain (lifecycle/shutdown.py), UpstreamClient (upstream/client.py), Dialect
-# (inbound/base.py), StreamDecoder (providers/base.py), Outcome (routing/dispatch.py).
+# (inbound/base.py), StreamDecoder (providers/base.py), Outcome (routing/dispatch.py), Deadlines
+# (routing/deadlines.py).
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 CLIENT = web.AppKey("client", "UpstreamClient")  # sends upstream requests over SESSION's connector
 RUNTIME = web.AppKey("runtime", "RuntimeHolder")
 METRICS = web.AppKey("metrics", "Metrics")
 DRAIN = web.AppKey("drain", "Drain")
+DEADLINES = web.AppKey("deadlines", "Deadlines")  # routing/deadlines.py: one timer for the request path's deadlines
 
 REQUEST_ID = web.RequestKey("request_id", str)
 # the client's own API when it is not OpenAI's: errors are answered in its shape

@@ -26,7 +26,7 @@ from typing import Any, Awaitable
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import CLIENT, SESSION
+from bifrost_proxy.appkeys import CLIENT, DEADLINES, SESSION
 from bifrost_proxy.config.schema import KeyConfig
 from bifrost_proxy.errors import GatewayError, NotFound, UpstreamTimeout
 from bifrost_proxy.inbound.base import DialectDecoder
@@ -36,6 +36,7 @@ from bifrost_proxy.routing.plan import Target
 from bifrost_proxy.routing.refusals import Refusal, refusal
 from bifrost_proxy.routing.retry import RATE_LIMIT_STATUSES, retry_delay
 from bifrost_proxy.sse.relay import read_first_frames, relay_stream
+from bifrost_proxy.upstream.client import UpstreamAnswer
 from bifrost_proxy.upstream.exceptions import UPSTREAM_FAILURES, translate
 
 log = logging.getLogger("bifrost_proxy.dispatch")
@@ -186,11 +187,11 @@ async def _attempt(request: web.Request, call: Call, target: Target, key: KeyCon
     upstream_request = adapter.build_request(call, pconf, key)
     authorize = getattr(adapter, "authorize", None)
     app = request.app
-    upstream: Any = None  # UpstreamResponse, or ClientResponse for what the session sends
+    upstream: UpstreamAnswer | None = None
     streaming = False
     try:
         # one deadline for everything before the first byte reaches the client
-        async with asyncio.timeout_at(deadline):
+        async with app[DEADLINES].at(deadline):
             if authorize is not None:
                 await authorize(upstream_request, pconf, key, app[SESSION], provider.state)
             body: Any = upstream_request.body

@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 from typing import Mapping
 
-from aiohttp import ClientResponse, web
+from aiohttp import web
 
-from bifrost_proxy.appkeys import STREAM_DECODER
+from bifrost_proxy.appkeys import DEADLINES, STREAM_DECODER
 from bifrost_proxy.config.schema import KeyConfig, NetworkConfig
 from bifrost_proxy.errors import GatewayError, UpstreamTimeout
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, StreamDecoder
 from bifrost_proxy.sse.encode import PING_FRAME, data_frame
+from bifrost_proxy.upstream.client import UpstreamAnswer
 from bifrost_proxy.upstream.exceptions import UPSTREAM_FAILURES, translate
 
 # every streamed answer, SSE or raw audio: no cache may hold it, no proxy may buffer it
@@ -23,7 +24,7 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 DRAIN_SECONDS = 0.05
 
 
-async def read_first_frames(upstream: ClientResponse, decoder: StreamDecoder) -> list[bytes]:
+async def read_first_frames(upstream: UpstreamAnswer, decoder: StreamDecoder) -> list[bytes]:
     """Read until the decoder yields its first frames; the caller bounds this with its first-byte deadline.
 
     Failures here raise: nothing has reached the client yet, so the caller may still retry or fall back.
@@ -41,7 +42,7 @@ async def read_first_frames(upstream: ClientResponse, decoder: StreamDecoder) ->
             raise error
 
 
-async def relay_stream(request: web.Request, upstream: ClientResponse, decoder: StreamDecoder,
+async def relay_stream(request: web.Request, upstream: UpstreamAnswer, decoder: StreamDecoder,
                        first: list[bytes], network: NetworkConfig, provider: str,
                        headers: Mapping[str, str], key: KeyConfig | None = None) -> web.StreamResponse:
     """Commit a 200 and relay the rest. After this point, failures become one error event (SSE) or a cut
@@ -74,9 +75,10 @@ async def relay_stream(request: web.Request, upstream: ClientResponse, decoder: 
     return response
 
 
-async def _pump(request: web.Request, upstream: ClientResponse, decoder: StreamDecoder, write, network: NetworkConfig, sse: bool,
+async def _pump(request: web.Request, upstream: UpstreamAnswer, decoder: StreamDecoder, write, network: NetworkConfig, sse: bool,
                 provider: str) -> None:
     loop = asyncio.get_running_loop()
+    deadlines = request.app[DEADLINES]
     content = upstream.content
     idle = network.stream_idle_timeout
     # a client dialect whose SDKs choke on any byte that is not an event (Gemini's) turns pings off
@@ -92,7 +94,7 @@ async def _pump(request: web.Request, upstream: ClientResponse, decoder: StreamD
             if end_at is not None and end_at < wake:
                 wake = end_at
             try:
-                async with asyncio.timeout_at(wake):
+                async with deadlines.at(wake):
                     chunk = await content.readany()
             except TimeoutError:
                 now = loop.time()
@@ -143,7 +145,7 @@ async def _fail(request: web.Request, response: web.StreamResponse, decoder: Str
         transport.abort()
 
 
-async def _drain(upstream: ClientResponse) -> None:
+async def _drain(upstream: UpstreamAnswer) -> None:
     try:
         async with asyncio.timeout(DRAIN_SECONDS):
             while await upstream.content.readany():

@@ -20,7 +20,7 @@ schemes other than http/https take ``ClientSession.request`` as before: both ans
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp.client_reqrep import ClientRequest
@@ -37,6 +37,19 @@ DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": ClientRequest.DEFAULT_HEA
 FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
 READ_BUFSIZE = 2 ** 16  # ClientSession's default read_bufsize
 MAX_ORIGINS = 256  # origins come from the config (base URLs); a bound in case an adapter builds others
+
+
+class UpstreamAnswer(Protocol):
+    """What the request path uses of an upstream answer: ``UpstreamResponse``, or the session's
+    ``ClientResponse`` for what ``send`` leaves to the session."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    content: StreamReader
+
+    async def read(self) -> bytes: ...
+
+    def release(self) -> Any: ...
 
 
 class UpstreamResponse:
@@ -83,7 +96,7 @@ class UpstreamClient:
         self.session = session
         self._origins: dict[str, Origin | None] = {}
 
-    async def send(self, method: str, url: str, headers: dict[str, str], body: Any) -> Any:
+    async def send(self, method: str, url: str, headers: dict[str, str], body: Any) -> UpstreamAnswer:
         """The upstream's answer (status and headers read, body not yet); the caller must ``release()`` it.
 
         Failures raise what aiohttp raises (``ClientError`` subclasses, ``OSError``, ``TimeoutError``): the
