@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Callable, Sequence
 
 from bifrost_proxy import __version__
 from bifrost_proxy.config import Config, ConfigError, load_config, load_default_config
+from bifrost_proxy.config.path import config_path
 from bifrost_proxy.observability.logging import config_secrets, setup_logging
 
-DEFAULT_CONFIG = Path("conf/bifrost.yaml")
 EXIT_BAD_CONFIG = 2
 
 
@@ -40,15 +39,6 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {value!r}")
     return number
-
-
-def config_path(flag: str | None) -> str | None:
-    if flag:
-        return flag
-    env = os.environ.get("BIFROST_CONFIG")
-    if env:
-        return env
-    return str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None
 
 
 def load(path: str | None) -> Config:

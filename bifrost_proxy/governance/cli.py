@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 import orjson
 
+from bifrost_proxy.config.path import config_path  # the main CLI's rule: --config, $BIFROST_CONFIG, conf/...
 from bifrost_proxy.governance.cli_config import CliConfig, CliConfigError, open_cli_store, read_cli_config
 from bifrost_proxy.governance.store.base import (Budget, GovernanceStore, ProviderAccess, RateLimit,
                                                  StoreUnavailable, VirtualKeyRecord, Window)
@@ -89,7 +90,6 @@ def _allow(text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from bifrost_proxy.cli import config_path  # the main CLI's rule: --config, $BIFROST_CONFIG, conf/bifrost.yaml
 
     try:
         config = read_cli_config(config_path(getattr(args, "config", None)))

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, AsyncIterable, Mapping, Protocol
+from typing import Any, AsyncIterable, Mapping, Protocol
 
 from bifrost_proxy.config.schema import KeyConfig, ProviderConfig
 from bifrost_proxy.errors import GatewayError
-
-if TYPE_CHECKING:
-    from bifrost_proxy.inbound.base import Dialect
 
 SSE_MEDIA_TYPE = "text/event-stream"
 
@@ -66,7 +63,7 @@ class Call:
     usage: dict[str, Any] | None = None
     # the client's own API when it is not OpenAI's (inbound/): ``body`` is then its OpenAI translation and
     # ``native_body`` the request as the client sent it, for a provider that speaks that API natively
-    dialect: "Dialect | None" = None
+    dialect: Any = None  # an inbound.base.Dialect (named, not imported: inbound builds on providers)
     native_body: dict[str, Any] | None = None
 
 
