@@ -1,0 +1,127 @@
+"""What the dashboard knows: the last requests in a fixed-size ring and the per-second aggregates.
+
+``Recorder.record`` is called once per finished request by the gateway middleware, after the answer went
+out. It builds one row of metadata (never prompt or answer text, never a key's value), writes it over the
+oldest slot of the ring, bumps the counters of the current second and hands the row to the listeners:
+the dashboard's live streams while someone watches, and whoever persists rows (``listeners.append``).
+No lock (one event loop), no I/O, no allocation beyond the row itself and, once a second, a slot's
+histograms.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from aiohttp import web
+
+from bifrost_proxy.appkeys import COST_USD, OUTCOME, REQUEST_ID, VIRTUAL_KEY
+from bifrost_proxy.observability.metrics import token_counts
+from bifrost_proxy.ui.series import Series
+
+if TYPE_CHECKING:
+    from bifrost_proxy.routing.dispatch import Outcome
+
+RECENT_REQUESTS = 2000  # rows kept in memory: the page shows them all, newest first
+MAX_ERROR_KINDS = 64  # per provider: error codes come from upstreams, so their variety is capped
+MAX_ROUTE_LENGTH = 200
+# the dashboard's own requests and the probes of monitoring systems are not traffic worth charting
+UNRECORDED = ("/ui", "/health", "/metrics")
+
+Row = dict[str, Any]
+Listener = Callable[[Row], None]
+
+
+class Recorder:
+    """The ring of recent rows and the per-second ``Series`` of one gateway process."""
+
+    __slots__ = ("capacity", "rows", "count", "series", "errors", "listeners")
+
+    def __init__(self, capacity: int = RECENT_REQUESTS) -> None:
+        self.capacity = capacity
+        self.rows: list[Row | None] = [None] * capacity
+        self.count = 0  # rows ever recorded; the next one goes to rows[count % capacity]
+        self.series = Series()
+        self.errors: dict[str, dict[str, int]] = {}  # provider -> failed attempts by error kind, since start
+        # called with every new row, on the request path: keep them cheap (queue the row, never await)
+        self.listeners: list[Listener] = []
+
+    def record(self, request: web.Request, status: int, duration: float, start: float) -> None:
+        """A request is done: ``duration`` in seconds; ``start`` in loop time, as the outcome's times."""
+        outcome: Outcome | None = request.get(OUTCOME)
+        path = request.path
+        if outcome is None and path.startswith(UNRECORDED):
+            return
+        now = time.time()
+        row = self.add(request, outcome, status, duration, start, now)
+        for listener in self.listeners:
+            listener(row)
+
+    def add(self, request: web.Request, outcome: "Outcome | None", status: int, duration: float, start: float,
+            now: float) -> Row:
+        second = int(now)
+        provider = model = key = None
+        attempts = fallbacks = tokens_in = tokens_out = 0
+        errors: list[str] = []
+        ttfb = None
+        stream = False
+        if outcome is not None:
+            provider, model, key = outcome.provider, outcome.model, outcome.key
+            attempts, fallbacks, errors = outcome.attempts, outcome.fallbacks_used, outcome.errors
+            if outcome.first_byte_at is not None:
+                ttfb = max(0.0, outcome.first_byte_at - start)
+                if outcome.committed:  # a stream: relayed from its first byte until now
+                    stream = True
+                    self.series.stream(int(now - max(0.0, duration - ttfb)), second)
+            tokens_in, tokens_out = token_counts(outcome.usage)
+            if errors and provider:
+                self._count_errors(provider, errors)
+        self.series.record(second, status, provider, duration, ttfb, tokens_in, tokens_out)
+        row = {
+            "time": round(now, 3),
+            "request_id": request.get(REQUEST_ID),
+            "method": request.method,
+            "route": request.path[:MAX_ROUTE_LENGTH],
+            "status": status,
+            "provider": provider,
+            "model": model[:MAX_ROUTE_LENGTH] if model else model,
+            "key": key,
+            "virtual_key": request.get(VIRTUAL_KEY),
+            "attempts": attempts,
+            "fallbacks": fallbacks,
+            "errors": list(errors),
+            "stream": stream,
+            "ttfb_ms": None if ttfb is None else round(ttfb * 1000, 3),
+            "duration_ms": round(duration * 1000, 3),
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "cost": request.get(COST_USD),
+        }
+        self.rows[self.count % self.capacity] = row
+        self.count += 1
+        return row
+
+    def _count_errors(self, provider: str, kinds: list[str]) -> None:
+        counts = self.errors.get(provider)
+        if counts is None:
+            counts = self.errors[provider] = {}
+        for kind in kinds:
+            kind = kind[:64]
+            if kind in counts:
+                counts[kind] += 1
+            elif len(counts) < MAX_ERROR_KINDS:
+                counts[kind] = 1
+            else:
+                counts["other"] = counts.get("other", 0) + 1
+
+    def recent(self, limit: int | None = None) -> list[Row]:
+        """The rows in the ring, newest first (at most ``limit``)."""
+        return list(self._newest_first(limit))
+
+    def _newest_first(self, limit: int | None) -> Iterator[Row]:
+        held = min(self.count, self.capacity)
+        if limit is not None:
+            held = min(held, limit)
+        for back in range(1, held + 1):
+            row = self.rows[(self.count - back) % self.capacity]
+            if row is not None:
+                yield row
