@@ -15,6 +15,7 @@ from bifrost_proxy.lifecycle.shutdown import Drain
 from bifrost_proxy.middlewares.gateway import gateway_middleware, on_response_prepare
 from bifrost_proxy.observability.metrics import Metrics, metrics_ctx, metrics_endpoint
 from bifrost_proxy.routing.runtime import Runtime, RuntimeHolder
+from bifrost_proxy.ui import setup_ui
 from bifrost_proxy.upstream.session import session_ctx
 
 
@@ -39,4 +40,5 @@ def make_app(config: Config) -> web.Application:
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_post("/v1/audio/translations", translations)
+    setup_ui(app)
     return app
