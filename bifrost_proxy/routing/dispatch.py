@@ -41,7 +41,7 @@ class Outcome:
     """What dispatch learned, for the access log and metrics: who served, how many tries."""
 
     __slots__ = ("provider", "model", "key", "attempts", "fallbacks_used", "upstream_status", "errors",
-                 "first_byte_at", "upstream_started_at", "call", "committed")
+                 "failed_on", "first_byte_at", "upstream_started_at", "call", "committed")
 
     def __init__(self) -> None:
         self.provider: str | None = None
@@ -51,6 +51,7 @@ class Outcome:
         self.fallbacks_used = 0
         self.upstream_status: int | None = None
         self.errors: list[str] = []  # the code (or type) of each failed attempt, in order
+        self.failed_on: list[tuple[str, str, int]] = []  # and its provider, key name and status (the dashboard)
         self.first_byte_at: float | None = None  # loop time when the answer's first frame was in hand
         self.upstream_started_at: float | None = None  # loop time when the answering attempt was sent
         self.call: Call | None = None  # its .usage holds the upstream's token counts once known
@@ -129,6 +130,7 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
                     raise
                 exc.redact(key.value, key.name)
                 outcome.errors.append(exc.code or exc.type)
+                outcome.failed_on.append((pconf.name, key.name, exc.status))
                 last_error = exc
                 if refused_key(exc):
                     # the key itself was refused: try the next one at once; this is not a retry

@@ -61,20 +61,20 @@ class Recorder:
         second = int(now)
         provider = model = key = None
         attempts = fallbacks = tokens_in = tokens_out = 0
-        errors: list[str] = []
+        failed: list[dict[str, Any]] = []
         ttfb = None
         stream = False
         if outcome is not None:
             provider, model, key = outcome.provider, outcome.model, outcome.key
-            attempts, fallbacks, errors = outcome.attempts, outcome.fallbacks_used, outcome.errors
+            attempts, fallbacks = outcome.attempts, outcome.fallbacks_used
+            if outcome.errors:
+                failed = self._failed_attempts(outcome)
             if outcome.first_byte_at is not None:
                 ttfb = max(0.0, outcome.first_byte_at - start)
                 if outcome.committed:  # a stream: relayed from its first byte until now
                     stream = True
                     self.series.stream(int(now - max(0.0, duration - ttfb)), second)
             tokens_in, tokens_out = token_counts(outcome.usage)
-            if errors and provider:
-                self._count_errors(provider, errors)
         self.series.record(second, status, provider, duration, ttfb, tokens_in, tokens_out)
         row = {
             "time": round(now, 3),
@@ -88,7 +88,7 @@ class Recorder:
             "virtual_key": request.get(VIRTUAL_KEY),
             "attempts": attempts,
             "fallbacks": fallbacks,
-            "errors": list(errors),
+            "errors": failed,  # each failed attempt: provider, key name, status, kind
             "stream": stream,
             "ttfb_ms": None if ttfb is None else round(ttfb * 1000, 3),
             "duration_ms": round(duration * 1000, 3),
@@ -100,18 +100,22 @@ class Recorder:
         self.count += 1
         return row
 
-    def _count_errors(self, provider: str, kinds: list[str]) -> None:
-        counts = self.errors.get(provider)
-        if counts is None:
-            counts = self.errors[provider] = {}
-        for kind in kinds:
+    def _failed_attempts(self, outcome: "Outcome") -> list[dict[str, Any]]:
+        """The failed attempts in order, each counted by kind for its provider (capped per provider)."""
+        failed = []
+        for kind, (provider, key, status) in zip(outcome.errors, outcome.failed_on):
             kind = kind[:64]
+            failed.append({"provider": provider, "key": key, "status": status, "kind": kind})
+            counts = self.errors.get(provider)
+            if counts is None:
+                counts = self.errors[provider] = {}
             if kind in counts:
                 counts[kind] += 1
             elif len(counts) < MAX_ERROR_KINDS:
                 counts[kind] = 1
             else:
                 counts["other"] = counts.get("other", 0) + 1
+        return failed
 
     def recent(self, limit: int | None = None) -> list[Row]:
         """The rows in the ring, newest first (at most ``limit``)."""

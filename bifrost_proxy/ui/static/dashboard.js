@@ -345,7 +345,9 @@
     const list = $("detail-attempts");
     list.replaceChildren();
     const errors = row.errors || [];
-    for (const kind of errors) list.append(el("li", `failed: ${kind}`, "failed"));
+    for (const e of errors) {
+      list.append(el("li", `${e.provider} (key ${e.key}): ${e.status} ${e.kind}`, "failed"));
+    }
     const answered = row.attempts > errors.length;
     if (answered) {
       const who = row.provider ? ` by ${row.provider}${row.key ? ` (key ${row.key})` : ""}` : "";

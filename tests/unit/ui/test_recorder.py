@@ -19,6 +19,7 @@ def served(path: str = "/v1/chat/completions", *, provider: str = "openai", key:
     outcome = Outcome()
     outcome.provider, outcome.model, outcome.key = provider, "gpt-4o-mini", key
     outcome.attempts, outcome.errors = attempts, list(errors)
+    outcome.failed_on = [(provider, key, 429) for _ in errors]
     outcome.first_byte_at = None if first_byte is None else 100.0 + first_byte  # loop time; start is 100.0
     outcome.committed = stream
     if usage is not None:
@@ -36,7 +37,8 @@ def test_a_row_holds_the_metadata_and_never_the_prompt_or_a_key_value():
     assert row == {
         "time": T0, "request_id": "req-1", "method": "POST", "route": "/v1/chat/completions", "status": 200,
         "provider": "openai", "model": "gpt-4o-mini", "key": "primary", "virtual_key": "team-a", "attempts": 2,
-        "fallbacks": 0, "errors": ["rate_limit_error"], "stream": False, "ttfb_ms": 4.0, "duration_ms": 50.0,
+        "fallbacks": 0, "errors": [{"provider": "openai", "key": "primary", "status": 429, "kind": "rate_limit_error"}],
+        "stream": False, "ttfb_ms": 4.0, "duration_ms": 50.0,
         "tokens_in": 11, "tokens_out": 22, "cost": 0.0012,
     }
     assert recorder.series.summary(int(T0))["tokens_in"] == 11
