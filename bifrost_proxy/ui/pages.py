@@ -21,7 +21,7 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" would make browsers post the login form with Origin: null
 }
 NO_STORE = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
 MAX_LOGIN_BODY = 4096

@@ -8,6 +8,7 @@ by the recorder's listener hook, the same way a real store is fed.
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Awaitable, Callable
 
 import orjson
@@ -96,11 +97,14 @@ class EventReader:
             if data is not None:
                 return name, data
 
-    async def until(self, name: str, check: Callable[[Any], bool] = lambda data: True) -> Any:
-        while True:
-            got, data = await self.next()
-            if got == name and check(data):
-                return data
+    async def until(self, name: str, check: Callable[[Any], bool] = lambda data: True,
+                    timeout: float = 10.0) -> Any:
+        """The next ``name`` event that passes ``check``; ticks never stop, so this gives up after ``timeout``."""
+        async with asyncio.timeout(timeout):
+            while True:
+                got, data = await self.next()
+                if got == name and check(data):
+                    return data
 
 
 @pytest.fixture

@@ -76,6 +76,11 @@
     return { label, stroke, width: 1.5, points: { show: false }, ...extra };
   }
 
+  // a count per second holds for that whole second: draw it as steps, not as slopes between seconds
+  function steps(label, stroke, extra = {}) {
+    return line(label, stroke, { paths: uPlot.paths.stepped({ align: 1 }), ...extra });
+  }
+
   function latencyColumns(field50, field95) {
     const s = state.series;
     const columns = [s.t];
@@ -88,22 +93,24 @@
 
   function latencySeries() {
     const series = [];
+    // seconds without traffic have no latency: join the seconds that had some, and let uPlot show the
+    // points themselves while there are few of them
     for (const p of state.providers) {
-      series.push(line(`${p} p50`, color(p)));
-      series.push(line(`${p} p95`, color(p), { dash: [6, 4] }));
+      series.push(line(`${p} p50`, color(p), { spanGaps: true, points: {} }));
+      series.push(line(`${p} p95`, color(p), { spanGaps: true, points: {}, dash: [6, 4] }));
     }
     return series;
   }
 
   function buildCharts() {
     const s = state.series;
-    makeChart("chart-requests", [line("requests/s", "#2563eb", { fill: "rgba(37,99,235,0.08)" }),
-                                 line("4xx/s", "#d97706"), line("5xx/s", "#dc2626")],
+    makeChart("chart-requests", [steps("requests/s", "#2563eb", { fill: "rgba(37,99,235,0.08)" }),
+                                 steps("4xx/s", "#d97706"), steps("5xx/s", "#dc2626")],
               [s.t, s.requests, s.client_errors, s.server_errors]);
     makeChart("chart-latency", latencySeries(), latencyColumns("p50", "p95"));
     makeChart("chart-ttfb", latencySeries(), latencyColumns("ttfb_p50", "ttfb_p95"));
-    makeChart("chart-streams", [line("streams", "#7c3aed", { fill: "rgba(124,58,237,0.08)" })], [s.t, s.streams]);
-    makeChart("chart-tokens", [line("input tokens/s", "#059669"), line("output tokens/s", "#0891b2")],
+    makeChart("chart-streams", [steps("streams", "#7c3aed", { fill: "rgba(124,58,237,0.08)" })], [s.t, s.streams]);
+    makeChart("chart-tokens", [steps("input tokens/s", "#059669"), steps("output tokens/s", "#0891b2")],
               [s.t, s.tokens_in, s.tokens_out]);
   }
 
