@@ -11,7 +11,7 @@ from typing import Mapping
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import DASHBOARD, DRAIN, RECORDER
+from bifrost_proxy.appkeys import DASHBOARD, DRAIN, GOVERNANCE, RECORDER
 from bifrost_proxy.ui.assets import Asset, load_assets
 from bifrost_proxy.ui.events import Hub
 from bifrost_proxy.ui.pages import add_routes
@@ -30,9 +30,15 @@ async def _close_watchers(app: web.Application) -> None:
     app[DASHBOARD].hub.close_all()
 
 
+async def _note_governance(app: web.Application) -> None:
+    # on_startup runs after every cleanup_ctx has opened its resources, the governance store among them
+    app[RECORDER].governed = app.get(GOVERNANCE) is not None
+
+
 def setup_ui(app: web.Application) -> None:
     app[RECORDER] = Recorder()
     dashboard = app[DASHBOARD] = Dashboard(app)
     app[DRAIN].on_drain.append(dashboard.hub.close_all)  # bifrost-proxy's own shutdown
     app.on_shutdown.append(_close_watchers)  # any other runner's cleanup()
+    app.on_startup.append(_note_governance)
     add_routes(app.router)

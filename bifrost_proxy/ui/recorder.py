@@ -34,7 +34,7 @@ Listener = Callable[[Row], None]
 class Recorder:
     """The ring of recent rows and the per-second ``Series`` of one gateway process."""
 
-    __slots__ = ("capacity", "rows", "count", "series", "errors", "listeners")
+    __slots__ = ("capacity", "rows", "count", "series", "errors", "listeners", "governed")
 
     def __init__(self, capacity: int = RECENT_REQUESTS) -> None:
         self.capacity = capacity
@@ -44,6 +44,9 @@ class Recorder:
         self.errors: dict[str, dict[str, int]] = {}  # provider -> failed attempts by error kind, since start
         # called with every new row, on the request path: keep them cheap (queue the row, never await)
         self.listeners: list[Listener] = []
+        # governance is on: rows carry the virtual key and the cost it left on the request (set at startup,
+        # so the gateway without governance pays no lookup for them)
+        self.governed = False
 
     def record(self, request: web.Request, status: int, duration: float, start: float) -> None:
         """A request is done: ``duration`` in seconds; ``start`` in loop time, as the outcome's times."""
@@ -61,7 +64,7 @@ class Recorder:
         second = int(now)
         provider = model = key = None
         attempts = fallbacks = tokens_in = tokens_out = 0
-        failed: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] | tuple[()] = ()
         ttfb = None
         stream = False
         if outcome is not None:
@@ -76,6 +79,9 @@ class Recorder:
                     self.series.stream(int(now - max(0.0, duration - ttfb)), second)
             tokens_in, tokens_out = token_counts(outcome.usage)
         self.series.record(second, status, provider, duration, ttfb, tokens_in, tokens_out)
+        virtual_key = cost = None
+        if self.governed:
+            virtual_key, cost = request.get(VIRTUAL_KEY), request.get(COST_USD)
         row = {
             "time": round(now, 3),
             "request_id": request.get(REQUEST_ID),
@@ -85,7 +91,7 @@ class Recorder:
             "provider": provider,
             "model": model[:MAX_ROUTE_LENGTH] if model else model,
             "key": key,
-            "virtual_key": request.get(VIRTUAL_KEY),
+            "virtual_key": virtual_key,
             "attempts": attempts,
             "fallbacks": fallbacks,
             "errors": failed,  # each failed attempt: provider, key name, status, kind
@@ -94,7 +100,7 @@ class Recorder:
             "duration_ms": round(duration * 1000, 3),
             "tokens_in": tokens_in,
             "tokens_out": tokens_out,
-            "cost": request.get(COST_USD),
+            "cost": cost,
         }
         self.rows[self.count % self.capacity] = row
         self.count += 1

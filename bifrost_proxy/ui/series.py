@@ -111,10 +111,11 @@ class Series:
     def record(self, second: int, status: int, provider: str | None, duration: float, ttfb: float | None,
                tokens_in: int, tokens_out: int) -> None:
         """One finished request (durations in seconds)."""
-        slot = self.slot(second)
-        last = self.last_written
-        if last is not slot:
-            if last is not None and last.second < second:
+        slot = self.last_written
+        if slot is None or slot.second != second:  # the first request of a second (or a clock step)
+            slot = self.slot(second)
+            last = self.last_written
+            if last is not None and last is not slot and last.second < second:
                 for stats in last.providers.values():  # that second is over: fold it now, once
                     stats.fold()
             self.last_written = slot

@@ -203,7 +203,8 @@ async def test_an_open_dashboard_never_holds_up_a_shutdown(serve_app, fake_opena
 
 async def test_virtual_keys_show_usage_and_spend_and_never_their_value(serve_app, fake_openai, http):
     governance = FakeGovernance()
-    base, _ = await start_gateway(serve_app, config(fake_openai.base_url), governance)
+    base, app = await start_gateway(serve_app, config(fake_openai.base_url), governance)
+    assert app[RECORDER].governed  # seen at startup: rows will carry the virtual key and the cost
     async with http.get(f"{base}/ui/events") as events:
         reader = EventReader(events)
         snapshot = await reader.until("snapshot")

@@ -30,6 +30,7 @@ def served(path: str = "/v1/chat/completions", *, provider: str = "openai", key:
 
 def test_a_row_holds_the_metadata_and_never_the_prompt_or_a_key_value():
     recorder = Recorder()
+    recorder.governed = True  # governance leaves the virtual key's name and the cost on the request
     request = served(usage={"prompt_tokens": 11, "completion_tokens": 22}, errors=("rate_limit_error",), attempts=2)
     request[VIRTUAL_KEY] = "team-a"
     request[COST_USD] = 0.0012
@@ -104,3 +105,11 @@ def test_a_huge_route_or_model_is_cut_short():
     request[OUTCOME].model = "m" * 5000
     row = recorder.add(request, request[OUTCOME], 404, 0.01, 100.0, T0)
     assert len(row["route"]) == 200 and len(row["model"]) == 200
+
+
+def test_without_governance_the_virtual_key_and_cost_are_not_looked_up():
+    recorder = Recorder()
+    request = served()
+    request[VIRTUAL_KEY] = "team-a"
+    row = recorder.add(request, request[OUTCOME], 200, 0.01, 100.0, T0)
+    assert row["virtual_key"] is None and row["cost"] is None
