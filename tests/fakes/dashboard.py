@@ -27,8 +27,10 @@ PRICE_PER_TOKEN = 0.001  # USD
 
 
 class FakeGovernance:
-    def __init__(self, admin_key: str | None = None, stored: list[dict] | None = None) -> None:
+    def __init__(self, admin_key: str | None = None, stored: list[dict] | None = None,
+                 request_limit: int = 60) -> None:
         self.admin_key = admin_key
+        self.request_limit = request_limit
         self.requests = 0
         self.tokens = 0
         self.spent = 0.0
@@ -51,7 +53,7 @@ class FakeGovernance:
             raise ConnectionError("store unreachable")
         return [
             {"name": "team-a", "value": VIRTUAL_KEY_VALUE, "is_active": True,
-             "rate_limit": {"request_max_limit": 60, "request_current_usage": self.requests,
+             "rate_limit": {"request_max_limit": self.request_limit, "request_current_usage": self.requests,
                             "request_reset_duration": "1m", "token_max_limit": 200000,
                             "token_current_usage": self.tokens, "token_reset_duration": "1m"},
              "budget": {"max_limit": 50, "current_usage": round(self.spent, 6), "reset_duration": "1M"}},
