@@ -82,6 +82,7 @@ class Hub:
         self.watchers: set[Watcher] = set()
         self.ticker: asyncio.Task | None = None
         self.closing = False
+        self.tick_failed = False
 
     def join(self, watcher: Watcher) -> None:
         if self.closing:
@@ -119,8 +120,10 @@ class Hub:
             await asyncio.sleep(1 - (now % 1) + TICK_OFFSET)
             try:
                 data = await self.tick(int(time.time()) - 1)
-            except Exception:  # a bug here must not take the page down with it: log and try next second
-                log.exception("dashboard: cannot build the tick")
+            except Exception:  # a bug here must not take the page down with it: log once, try next second
+                if not self.tick_failed:
+                    self.tick_failed = True
+                    log.exception("dashboard: cannot build the tick")
                 continue
             frame = sse_event("tick", data)
             for watcher in self.watchers:

@@ -9,6 +9,7 @@ histograms.
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -20,6 +21,8 @@ from bifrost_proxy.ui.series import Series
 
 if TYPE_CHECKING:
     from bifrost_proxy.routing.dispatch import Outcome
+
+log = logging.getLogger("bifrost_proxy.ui")
 
 RECENT_REQUESTS = 2000  # rows kept in memory: the page shows them all, newest first
 MAX_ERROR_KINDS = 64  # per provider: error codes come from upstreams, so their variety is capped
@@ -34,7 +37,7 @@ Listener = Callable[[Row], None]
 class Recorder:
     """The ring of recent rows and the per-second ``Series`` of one gateway process."""
 
-    __slots__ = ("capacity", "rows", "count", "series", "errors", "listeners", "governed")
+    __slots__ = ("capacity", "rows", "count", "series", "errors", "listeners", "governed", "broken")
 
     def __init__(self, capacity: int = RECENT_REQUESTS) -> None:
         self.capacity = capacity
@@ -47,6 +50,7 @@ class Recorder:
         # governance is on: rows carry the virtual key and the cost it left on the request (set at startup,
         # so the gateway without governance pays no lookup for them)
         self.governed = False
+        self.broken = False  # recording failed once (a bug): logged then, not on every request after
 
     def record(self, request: web.Request, status: int, duration: float, start: float) -> None:
         """A request is done: ``duration`` in seconds; ``start`` in loop time, as the outcome's times."""
@@ -54,10 +58,14 @@ class Recorder:
         path = request.path
         if outcome is None and path.startswith(UNRECORDED):
             return
-        now = time.time()
-        row = self.add(request, outcome, status, duration, start, now)
-        for listener in self.listeners:
-            listener(row)
+        try:
+            row = self.add(request, outcome, status, duration, start, time.time())
+            for listener in self.listeners:
+                listener(row)
+        except Exception:  # the dashboard must never cost a request its answer; say so once, not per request
+            if not self.broken:
+                self.broken = True
+                log.exception("dashboard: cannot record a request; the dashboard may be incomplete")
 
     def add(self, request: web.Request, outcome: "Outcome | None", status: int, duration: float, start: float,
             now: float) -> Row:

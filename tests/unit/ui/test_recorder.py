@@ -113,3 +113,17 @@ def test_without_governance_the_virtual_key_and_cost_are_not_looked_up():
     request[VIRTUAL_KEY] = "team-a"
     row = recorder.add(request, request[OUTCOME], 200, 0.01, 100.0, T0)
     assert row["virtual_key"] is None and row["cost"] is None
+
+
+def test_a_failing_listener_never_reaches_the_request_and_is_logged_once(caplog):
+    recorder = Recorder()
+
+    def broken(row):
+        raise RuntimeError("a bug in a listener")
+
+    recorder.listeners.append(broken)
+    for _ in range(3):
+        recorder.record(served(), 200, 0.01, 100.0)  # does not raise
+    assert recorder.count == 3
+    assert [r.getMessage() for r in caplog.records if "cannot record" in r.getMessage()] == [
+        "dashboard: cannot record a request; the dashboard may be incomplete"]
