@@ -4,6 +4,13 @@
 finished request) and its ``Dashboard`` (the page's files, the pages watching), and adds the routes.
 To persist rows elsewhere, append a callable to ``app[RECORDER].listeners``: it gets each finished
 request's row, the same dict the page shows, on the request path (so queue it; never await there).
+
+What the dashboard reads from governance (issue 12), when ``app[GOVERNANCE]`` is set before startup:
+- ``snapshot()`` (or ``async``): per virtual key its ``name``, ``is_active``, ``rate_limit`` and ``budget``
+  with Bifrost's field names and current usage (``ui/state.py`` picks the fields it shows);
+- ``recent_requests(limit)`` (``async``, optional): stored rows, newest first, to join the table;
+- ``admin_key``, unless the config carries ``governance.admin_key`` itself;
+- on each request, ``request[VIRTUAL_KEY]`` (the key's name) and ``request[COST_USD]`` for its row.
 """
 from __future__ import annotations
 
