@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+from bifrost_proxy.app import make_app
+from bifrost_proxy.appkeys import RECORDER
+from bifrost_proxy.config.load import parse_config
+from bifrost_proxy.ui.recorder import Recorder
 from tests.conftest import TEST_SECRETS
 from tests.fakes.dashboard import ADMIN_KEY, FakeGovernance, no_ui_secrets, start_gateway  # noqa: F401
 from tests.fakes.openai import Reply
@@ -161,4 +165,32 @@ async def test_an_operator_watches_the_traffic_live(serve_app, fake_openai, http
         finally:
             await browser.close()
     assert ADMIN_KEY not in content and "Tell me a story" not in content
+    assert not problems, problems
+
+
+async def test_the_table_keeps_the_newest_rows_up_to_the_gateways_capacity(serve_app, fake_openai, http):
+    expect = playwright_api.expect
+    expect.set_options(timeout=WAIT_MS)
+    app = make_app(parse_config(config(fake_openai.base_url), "<test>", {}))
+    app[RECORDER] = Recorder(capacity=5)  # the page takes its capacity from the snapshot
+    base = await serve_app(app)
+    problems: list[str] = []
+    async with playwright_api.async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            await page.goto(f"{base}/ui/")
+            await expect(page.locator("#connection")).to_have_text("live")
+            for i in range(8):
+                async with http.post(f"{base}/v1/chat/completions", json=CHAT,
+                                     headers={"X-Request-ID": f"req-{i}"}) as resp:
+                    assert resp.status == 200
+            rows = page.locator("#request-rows tr")
+            await expect(rows).to_have_count(5)
+            await expect(page.locator("#request-count")).to_have_text("5 of 5 shown")
+            await rows.first.click()
+            await expect(page.locator("#detail-id")).to_have_text("req-7")  # the newest on top
+        finally:
+            await browser.close()
     assert not problems, problems

@@ -2,6 +2,8 @@
 // by provider, status class and key, and a dialog with one request's attempts.
 import { $, clockMs, el, num, usd } from "./format.js";
 
+const rowId = (row) => `${row.request_id}|${row.time}`;
+
 function statusClass(status) {
   return status >= 500 ? "s5" : status >= 400 ? "s4" : "s2";
 }
@@ -9,6 +11,7 @@ function statusClass(status) {
 export class RequestTable {
   constructor() {
     this.rows = []; // newest first
+    this.ids = new Set(); // of the rows held: a row the snapshot took from the store may also arrive live
     this.capacity = 2000;
     this.filters = { provider: "", status: "", key: "" };
     this.pending = [];
@@ -25,6 +28,7 @@ export class RequestTable {
   reset(rows, capacity) {
     this.rows = rows;
     this.capacity = capacity || this.capacity;
+    this.ids = new Set(rows.map(rowId));
     for (const row of rows) this.note(row);
     this.renderAll();
   }
@@ -97,12 +101,16 @@ export class RequestTable {
     this.pending = [];
     const nodes = [];
     for (const row of fresh) { // oldest first: each goes on top, the newest ends up first
+      if (this.ids.has(rowId(row))) continue;
+      this.ids.add(rowId(row));
       this.note(row);
       this.rows.unshift(row);
       if (this.matches(row)) nodes.unshift(this.element(row));
     }
     $("request-rows").prepend(...nodes);
-    if (this.rows.splice(this.capacity).length) this.renderAll(); else this.count();
+    const dropped = this.rows.splice(this.capacity);
+    for (const row of dropped) this.ids.delete(rowId(row));
+    if (dropped.length) this.renderAll(); else this.count();
   }
 }
 
