@@ -6,7 +6,7 @@ from aiohttp.test_utils import make_mocked_request
 from bifrost_proxy.appkeys import COST_USD, OUTCOME, REQUEST_ID, VIRTUAL_KEY
 from bifrost_proxy.providers.base import Call, Endpoint
 from bifrost_proxy.routing.dispatch import Outcome
-from bifrost_proxy.ui.recorder import MAX_ERROR_KINDS, Recorder
+from bifrost_proxy.ui.recorder import FIELDS, MAX_ERROR_KINDS, Recorder, as_row
 
 T0 = 1_800_000_000.25
 
@@ -34,7 +34,7 @@ def test_a_row_holds_the_metadata_and_never_the_prompt_or_a_key_value():
     request = served(usage={"prompt_tokens": 11, "completion_tokens": 22}, errors=("rate_limit_error",), attempts=2)
     request[VIRTUAL_KEY] = "team-a"
     request[COST_USD] = 0.0012
-    row = recorder.add(request, request[OUTCOME], 200, 0.050, 100.0, T0)
+    row = as_row(recorder.add(request, request[OUTCOME], 200, 0.050, 100.0, T0))
     assert row == {
         "time": T0, "request_id": "req-1", "method": "POST", "route": "/v1/chat/completions", "status": 200,
         "provider": "openai", "model": "gpt-4o-mini", "key": "primary", "virtual_key": "team-a", "attempts": 2,
@@ -61,7 +61,7 @@ def test_a_stream_is_counted_in_flight_from_its_first_byte_to_its_end():
     recorder = Recorder()
     # started at loop time 100, first byte 2.5 s later, ended 10 s after the start: open from T0-7.5 to T0
     request = served(first_byte=2.5, stream=True)
-    row = recorder.add(request, request[OUTCOME], 200, 10.0, 100.0, T0)
+    row = as_row(recorder.add(request, request[OUTCOME], 200, 10.0, 100.0, T0))
     assert row["stream"] is True and row["ttfb_ms"] == 2500.0
     window = recorder.series.window(int(T0) + 1)
     open_seconds = [t for t, n in zip(window["t"], window["streams"]) if n]
@@ -103,7 +103,7 @@ def test_a_huge_route_or_model_is_cut_short():
     recorder = Recorder()
     request = served(path="/v1/" + "x" * 5000)
     request[OUTCOME].model = "m" * 5000
-    row = recorder.add(request, request[OUTCOME], 404, 0.01, 100.0, T0)
+    row = as_row(recorder.add(request, request[OUTCOME], 404, 0.01, 100.0, T0))
     assert len(row["route"]) == 200 and len(row["model"]) == 200
 
 
@@ -111,7 +111,7 @@ def test_without_governance_the_virtual_key_and_cost_are_not_looked_up():
     recorder = Recorder()
     request = served()
     request[VIRTUAL_KEY] = "team-a"
-    row = recorder.add(request, request[OUTCOME], 200, 0.01, 100.0, T0)
+    row = as_row(recorder.add(request, request[OUTCOME], 200, 0.01, 100.0, T0))
     assert row["virtual_key"] is None and row["cost"] is None
 
 
@@ -127,3 +127,13 @@ def test_a_failing_listener_never_reaches_the_request_and_is_logged_once(caplog)
     assert recorder.count == 3
     assert [r.getMessage() for r in caplog.records if "cannot record" in r.getMessage()] == [
         "dashboard: cannot record a request; the dashboard may be incomplete"]
+
+
+def test_the_ring_keeps_raw_tuples_in_field_order_and_readers_get_dicts():
+    recorder = Recorder()
+    request = served()
+    raw = recorder.add(request, request[OUTCOME], 200, 0.0123456, 100.0, T0)
+    assert isinstance(raw, tuple) and len(raw) == len(FIELDS)
+    row = as_row(raw)
+    assert list(row) == list(FIELDS) and row["duration_ms"] == 12.346
+    assert recorder.recent() == [row]
