@@ -18,6 +18,7 @@ from bifrost_proxy.lifecycle.shutdown import Drain
 from bifrost_proxy.middlewares.gateway import gateway_middleware, on_response_prepare
 from bifrost_proxy.observability.metrics import Metrics, metrics_ctx, metrics_endpoint
 from bifrost_proxy.routing.runtime import Runtime, RuntimeHolder
+from bifrost_proxy.ui import setup_ui
 from bifrost_proxy.upstream.session import session_ctx
 
 
@@ -46,4 +47,5 @@ def make_app(config: Config) -> web.Application:
     app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic.count_tokens)
     app.router.add_post("/v1/responses", create_response)
     add_genai_routes(app.router)  # /genai/{v1,v1beta}/models/{model}:generateContent, Gemini's API
+    setup_ui(app)
     return app

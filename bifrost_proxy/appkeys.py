@@ -13,11 +13,18 @@ if TYPE_CHECKING:
     from bifrost_proxy.providers.base import StreamDecoder
     from bifrost_proxy.routing.dispatch import Outcome
     from bifrost_proxy.routing.runtime import RuntimeHolder
+    from bifrost_proxy.ui import Dashboard
+    from bifrost_proxy.ui.recorder import Recorder
 
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 RUNTIME = web.AppKey("runtime", "RuntimeHolder")
 METRICS = web.AppKey("metrics", "Metrics")
 DRAIN = web.AppKey("drain", "Drain")
+# the dashboard: its recorder (fed once per finished request) and its pages
+RECORDER = web.AppKey("recorder", "Recorder")
+DASHBOARD = web.AppKey("dashboard", "Dashboard")
+# virtual keys (issue 12), when governance is on: snapshot() -> per key its limits, usage and spend
+GOVERNANCE = web.AppKey("governance", "Governance")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 # the client's own API when it is not OpenAI's: errors are answered in its shape
@@ -26,3 +33,6 @@ DIALECT = web.RequestKey("dialect", "Dialect")
 STREAM_DECODER = web.RequestKey("stream_decoder", "StreamDecoder")
 # who served the call and how many tries it took, left by dispatch for the access log and metrics
 OUTCOME = web.RequestKey("outcome", "Outcome")
+# set by governance while serving a request, shown by the dashboard: the virtual key's name, the cost in USD
+VIRTUAL_KEY = web.RequestKey("virtual_key", str)
+COST_USD = web.RequestKey("cost_usd", float)
