@@ -16,6 +16,7 @@ from bifrost_proxy.observability.metrics import Metrics, metrics_ctx
 from bifrost_proxy.routes import add_routes
 from bifrost_proxy.routing.deadlines import Deadlines
 from bifrost_proxy.routing.runtime import Runtime, RuntimeHolder
+from bifrost_proxy.ui import setup_ui
 from bifrost_proxy.upstream.session import session_ctx
 
 
@@ -29,4 +30,5 @@ def make_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(metrics_ctx)
     app.on_response_prepare.append(on_response_prepare)
     add_routes(app.router)
+    setup_ui(app)
     return app

@@ -9,13 +9,18 @@ from aiohttp import web
 # import loop). The types are named as text: RuntimeHolder (routing/runtime.py), Metrics
 # (observability/metrics.py), Drain (lifecycle/shutdown.py), UpstreamClient (upstream/client.py), Dialect
 # (inbound/base.py), StreamDecoder (providers/base.py), Outcome (routing/dispatch.py), Deadlines
-# (routing/deadlines.py).
+# (routing/deadlines.py), Recorder (ui/recorder.py), Dashboard (ui/__init__.py), Governance (governance/).
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 CLIENT = web.AppKey("client", "UpstreamClient")  # sends upstream requests over SESSION's connector
 RUNTIME = web.AppKey("runtime", "RuntimeHolder")
 METRICS = web.AppKey("metrics", "Metrics")
 DRAIN = web.AppKey("drain", "Drain")
 DEADLINES = web.AppKey("deadlines", "Deadlines")  # routing/deadlines.py: one timer for the request path's deadlines
+# the dashboard: its recorder (fed once per finished request) and its pages
+RECORDER = web.AppKey("recorder", "Recorder")
+DASHBOARD = web.AppKey("dashboard", "Dashboard")
+# virtual keys (issue 12), when governance is on: snapshot() -> per key its limits, usage and spend
+GOVERNANCE = web.AppKey("governance", "Governance")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 # the client's own API when it is not OpenAI's: errors are answered in its shape
@@ -24,3 +29,6 @@ DIALECT = web.RequestKey("dialect", "Dialect")
 STREAM_DECODER = web.RequestKey("stream_decoder", "StreamDecoder")
 # who served the call and how many tries it took, left by dispatch for the access log and metrics
 OUTCOME = web.RequestKey("outcome", "Outcome")
+# set by governance while serving a request, shown by the dashboard: the virtual key's name, the cost in USD
+VIRTUAL_KEY = web.RequestKey("virtual_key", str)
+COST_USD = web.RequestKey("cost_usd", float)

@@ -18,6 +18,7 @@ from bifrost_proxy.endpoints.responses import create_response
 from bifrost_proxy.endpoints.speech import speech
 from bifrost_proxy.endpoints.transcription import transcriptions, translations
 from bifrost_proxy.observability.metrics import metrics_endpoint
+from bifrost_proxy.ui.pages import add_routes as add_ui_routes
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -34,3 +35,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/anthropic/v1/messages/count_tokens", anthropic.count_tokens)
     router.add_post("/v1/responses", create_response)
     add_genai_routes(router)  # /genai/{v1,v1beta}/models/{model}:generateContent, Gemini's API
+    add_ui_routes(router)  # /ui/: the dashboard's page, its files, its event stream and login

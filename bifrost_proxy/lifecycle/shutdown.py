@@ -8,6 +8,7 @@ period ends are cancelled by us; the middleware tells that cancellation apart fr
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 from aiohttp import web
 
@@ -28,12 +29,14 @@ def shutting_down_error() -> GatewayError:
 class Drain:
     """The requests in flight of one app (their handler tasks), and which of them are streaming."""
 
-    __slots__ = ("tasks", "streams", "cut", "_idle")
+    __slots__ = ("tasks", "streams", "cut", "on_drain", "_idle")
 
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task] = set()
         self.streams: dict[asyncio.Task, web.StreamResponse] = {}  # prepared inside a handler, not ended
         self.cut: set[asyncio.Task] = set()  # cancelled by wait(), not by a client leaving
+        # called as the drain begins: long-lived streams that are not requests (the dashboard's) end at once
+        self.on_drain: list[Callable[[], None]] = []
         self._idle: asyncio.Event | None = None
 
     def done(self, task: asyncio.Task) -> None:
@@ -45,6 +48,8 @@ class Drain:
 
     async def wait(self, grace: float) -> int:
         """Wait up to ``grace`` seconds for requests in flight, then cut the rest; returns how many were cut."""
+        for callback in self.on_drain:
+            callback()
         if self.tasks:
             self._idle = asyncio.Event()
             try:

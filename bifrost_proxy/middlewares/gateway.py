@@ -14,7 +14,7 @@ import time
 from aiohttp import web
 from aiohttp.web_urldispatcher import PlainResource, UrlMappingMatchInfo
 
-from bifrost_proxy.appkeys import DRAIN
+from bifrost_proxy.appkeys import DRAIN, RECORDER
 from bifrost_proxy.lifecycle.shutdown import cut_off, track_stream
 from bifrost_proxy.middlewares.errors import answer_error
 from bifrost_proxy.middlewares.request_id import add_request_id_header, assign_request_id
@@ -24,11 +24,12 @@ from bifrost_proxy.observability.access_log import record
 class Gateway:
     """The low-level server's request handler for one (frozen) app."""
 
-    __slots__ = ("app", "drain", "plain")
+    __slots__ = ("app", "drain", "recorder", "plain")
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self.drain = app[DRAIN]
+        self.recorder = app[RECORDER]
         # (method, path) -> the route's match info, made once: a plain route's match info holds no
         # per-request values, so every request of that route can share it
         self.plain: dict[tuple[str, str], UrlMappingMatchInfo] = {}
@@ -72,7 +73,9 @@ class Gateway:
             return response
         finally:
             drain.done(task)
-            record(request, status, time.perf_counter() - started, start)
+            duration = time.perf_counter() - started
+            record(request, status, duration, start)
+            self.recorder.record(request, status, duration, start)  # the dashboard: no I/O, no lock
 
     async def _resolve(self, request: web.Request) -> UrlMappingMatchInfo:
         """A route with parts, or none (its handler raises 404/405, which ``answer_error`` shapes)."""

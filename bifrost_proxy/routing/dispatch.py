@@ -46,7 +46,7 @@ class Outcome:
     """What dispatch learned, for the access log and metrics: who served, how many tries."""
 
     __slots__ = ("provider", "model", "key", "attempts", "fallbacks_used", "upstream_status", "errors",
-                 "first_byte_at", "upstream_started_at", "call", "committed", "routed_around")
+                 "failed_on", "first_byte_at", "upstream_started_at", "call", "committed", "routed_around")
 
     def __init__(self) -> None:
         self.provider: str | None = None
@@ -56,6 +56,7 @@ class Outcome:
         self.fallbacks_used = 0
         self.upstream_status: int | None = None
         self.errors: list[str] = []  # the code (or type) of each failed attempt, in order
+        self.failed_on: list[tuple[str, str, int]] = []  # and its provider, key name and status (the dashboard)
         self.first_byte_at: float | None = None  # loop time when the answer's first frame was in hand
         self.upstream_started_at: float | None = None  # loop time when the answering attempt was sent
         self.call: Call | None = None  # its .usage holds the upstream's token counts once known
@@ -149,6 +150,7 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
                     raise
                 exc.redact(key.value, key.name)
                 outcome.errors.append(exc.code or exc.type)
+                outcome.failed_on.append((pconf.name, key.name, exc.status))
                 last_error = exc
                 last_refusal = refusal(exc, target.model, call.model)
                 if last_refusal is not None:
