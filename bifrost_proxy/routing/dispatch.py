@@ -136,8 +136,11 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
         last_error: GatewayError | None = None
         last_refusal: Refusal | None = None
         while True:
-            key = await next_key(provider, target.model, refused, tried, deadline, last_error, last_refusal,
-                                 outcome)
+            # the common case (a first attempt, no key cooling) needs no coroutine: next_key's first step
+            key = keys.choose(target.model) if not tried and not keys.any_cooling else None
+            if key is None:
+                key = await next_key(provider, target.model, refused, tried, deadline, last_error, last_refusal,
+                                     outcome)
             tried.append(key.name)
             outcome.attempts += 1
             outcome.provider, outcome.key = pconf.name, key.name
