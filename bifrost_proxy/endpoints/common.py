@@ -9,7 +9,8 @@ from aiohttp import web
 from bifrost_proxy.appkeys import OUTCOME, RUNTIME
 from bifrost_proxy.errors import BadRequest, PayloadTooLarge
 from bifrost_proxy.providers.base import Call, Endpoint
-from bifrost_proxy.routing.dispatch import Outcome, dispatch
+from bifrost_proxy.routing.dispatch import dispatch
+from bifrost_proxy.routing.outcome import Outcome
 from bifrost_proxy.routing.plan import plan
 
 if TYPE_CHECKING:

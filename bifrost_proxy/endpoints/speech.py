@@ -16,7 +16,8 @@ from bifrost_proxy.audio.formats import SPEECH_MEDIA_TYPES, STREAM_FORMATS
 from bifrost_proxy.endpoints.common import optional, read_json
 from bifrost_proxy.errors import BadRequest
 from bifrost_proxy.providers.base import Call, Endpoint
-from bifrost_proxy.routing.dispatch import Outcome, dispatch
+from bifrost_proxy.routing.dispatch import dispatch
+from bifrost_proxy.routing.outcome import Outcome
 from bifrost_proxy.routing.plan import Target, plan
 
 # longest ``input`` per wire type when neither the provider option nor the adapter says (OpenAI's limit)

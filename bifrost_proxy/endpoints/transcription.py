@@ -21,7 +21,8 @@ from bifrost_proxy.audio.sniff import AUDIO_TYPES, sniff
 from bifrost_proxy.audio.upload import Spool, spool_from
 from bifrost_proxy.errors import BadRequest
 from bifrost_proxy.providers.base import Call, Endpoint, Upload
-from bifrost_proxy.routing.dispatch import Outcome, dispatch
+from bifrost_proxy.routing.dispatch import dispatch
+from bifrost_proxy.routing.outcome import Outcome
 from bifrost_proxy.routing.plan import plan
 
 MAX_FIELD_BYTES = 64 * 1024

@@ -30,7 +30,7 @@ from bifrost_proxy.routing.keypool import REASONS as COOLDOWN_REASONS
 if TYPE_CHECKING:
     from bifrost_proxy.config.schema import ProviderConfig
     from bifrost_proxy.lifecycle.shutdown import Drain
-    from bifrost_proxy.routing.dispatch import Outcome
+    from bifrost_proxy.routing.outcome import Outcome
     from bifrost_proxy.routing.runtime import Runtime, RuntimeHolder
 
 NONE, OTHER, UNMATCHED = "none", "other", "unmatched"

@@ -32,6 +32,7 @@ from bifrost_proxy.errors import GatewayError, NotFound, UpstreamTimeout
 from bifrost_proxy.inbound.base import DialectDecoder
 from bifrost_proxy.providers.base import Call
 from bifrost_proxy.routing.keychoice import cool_rate_limited, cool_refused, next_key
+from bifrost_proxy.routing.outcome import Outcome
 from bifrost_proxy.routing.plan import Target
 from bifrost_proxy.routing.refusals import Refusal, refusal
 from bifrost_proxy.routing.retry import RATE_LIMIT_STATUSES, retry_delay
@@ -40,33 +41,6 @@ from bifrost_proxy.upstream.client import UpstreamAnswer
 from bifrost_proxy.upstream.exceptions import UPSTREAM_FAILURES, translate
 
 log = logging.getLogger("bifrost_proxy.dispatch")
-
-
-class Outcome:
-    """What dispatch learned, for the access log and metrics: who served, how many tries."""
-
-    __slots__ = ("provider", "model", "key", "attempts", "fallbacks_used", "upstream_status", "errors",
-                 "failed_on", "first_byte_at", "upstream_started_at", "call", "committed", "routed_around")
-
-    def __init__(self) -> None:
-        self.provider: str | None = None
-        self.model: str | None = None
-        self.key: str | None = None  # the key's name, never its value
-        self.attempts = 0
-        self.fallbacks_used = 0
-        self.upstream_status: int | None = None
-        self.errors: list[str] = []  # the code (or type) of each failed attempt, in order
-        self.failed_on: list[tuple[str, str, int]] = []  # and its provider, key name and status (the dashboard)
-        self.first_byte_at: float | None = None  # loop time when the answer's first frame was in hand
-        self.upstream_started_at: float | None = None  # loop time when the answering attempt was sent
-        self.call: Call | None = None  # its .usage holds the upstream's token counts once known
-        # a streamed 200 is on its way to the client: from here on, an error can only be reported in-band
-        self.committed = False
-        self.routed_around: list[str] | None = None  # names of cooling keys passed over (access log)
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return self.call.usage if self.call is not None else None
 
 
 def dispatch(request: web.Request, call: Call, targets: list[Target],

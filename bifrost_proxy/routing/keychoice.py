@@ -18,7 +18,7 @@ from bifrost_proxy.routing.refusals import Refusal
 from bifrost_proxy.routing.runtime import ProviderRuntime
 
 if TYPE_CHECKING:
-    from bifrost_proxy.routing.dispatch import Outcome
+    from bifrost_proxy.routing.outcome import Outcome
 
 
 def cool_refused(provider: ProviderRuntime, key: KeyConfig, model: str, scope: Refusal, status: int) -> None:

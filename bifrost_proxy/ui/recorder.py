@@ -24,7 +24,7 @@ from bifrost_proxy.observability.metrics import token_counts
 from bifrost_proxy.ui.series import Series
 
 if TYPE_CHECKING:
-    from bifrost_proxy.routing.dispatch import Outcome
+    from bifrost_proxy.routing.outcome import Outcome
 
 log = logging.getLogger("bifrost_proxy.ui")
 
