@@ -8,7 +8,7 @@ body in hand), so ``send`` keeps aiohttp's own pieces and skips the rest:
 - the session's ``TCPConnector``: its keep-alive pool, per-host limit, DNS cache and TLS (``connect()``
   gets a ``ClientRequest`` built once per origin, used only for its connection key, host and TLS settings);
 - the request head serialized here (method, target, headers; values with CR/LF are refused, as aiohttp
-  refuses them) and written with the body in one ``transport.write``;
+  refuses them) and written with the body in one ``transport.write`` (a body over 64 KiB: two writes);
 - aiohttp's response protocol and its C HTTP parser (``ResponseHandler.read()``), which hand back the
   status, the headers and the body as the same ``StreamReader`` a ``ClientResponse`` has as ``content``.
 
@@ -35,7 +35,8 @@ from yarl import URL
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": ClientRequest.DEFAULT_HEADERS["Accept-Encoding"],
                    "User-Agent": SERVER_SOFTWARE}
 FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
-READ_BUFSIZE = 2 ** 16  # ClientSession's default read_bufsize
+READ_BUFSIZE = 2 ** 16
+JOIN_LIMIT = 2 ** 16  # bodies up to this size go out in the same write as the head  # ClientSession's default read_bufsize
 MAX_ORIGINS = 256  # origins come from the config (base URLs); a bound in case an adapter builds others
 
 
@@ -104,7 +105,7 @@ class UpstreamClient:
         head = self._head(method, url, headers, body) if type(body) is bytes or body is None else None
         if head is None:
             return await self.session.request(method, url, headers=headers, data=body, allow_redirects=False)
-        origin, data = head
+        origin, *data = head
         session = self.session
         connection = await session.connector.connect(origin.template, [], session.timeout)  # type: ignore[union-attr]
         try:
@@ -114,7 +115,8 @@ class UpstreamClient:
                 raise aiohttp.ServerDisconnectedError()
             protocol.set_response_params(read_until_eof=True, auto_decompress=session.auto_decompress,
                                          read_bufsize=READ_BUFSIZE, skip_payload=method == "HEAD")
-            transport.write(data)
+            for part in data:
+                transport.write(part)
             while True:
                 try:
                     message, payload = await protocol.read()
@@ -130,7 +132,7 @@ class UpstreamClient:
         return UpstreamResponse(message.code, message.reason, message.headers, payload, connection)
 
     def _head(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> \
-            tuple[Origin, bytes] | None:
+            tuple[Origin, bytes] | tuple[Origin, bytes, bytes] | None:
         """The origin and the request's bytes (head and body), or None when the session should send it."""
         start = url.find("://")
         slash = url.find("/", start + 3) if start > 0 else -1
@@ -159,7 +161,9 @@ class UpstreamClient:
             if "content-type" not in given:
                 lines.append("Content-Type: application/octet-stream\r\n")
             lines.append(f"Content-Length: {len(body)}\r\n\r\n")
-            return origin, "".join(lines).encode("utf-8") + body
+            head = "".join(lines).encode("utf-8")
+            # one write for the usual small body; a large one is not copied behind the head
+            return (origin, head + body) if len(body) <= JOIN_LIMIT else (origin, head, body)
         if method not in ClientRequest.GET_METHODS:
             lines.append("Content-Length: 0\r\n")
         lines.append("\r\n")

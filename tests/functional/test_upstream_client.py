@@ -124,3 +124,15 @@ async def test_expect_100_continue_is_answered_before_the_body_is_sent(gateway, 
     finally:
         writer.close()
     assert len(up.seen) == 1
+
+
+async def test_a_large_body_arrives_whole(gateway, serve_app, http):
+    up = Upstream()
+    base = await gateway(openai_config(await serve_app(up.app)))
+    text = "lorem ipsum " * 40_000  # ~480 KB: sent behind the head, not joined to it
+    async with http.post(f"{base}/v1/chat/completions",
+                         json={**CHAT, "messages": [{"role": "user", "content": text}]}) as resp:
+        assert resp.status == 200
+    [seen] = up.seen
+    assert int(seen["headers"]["Content-Length"]) == len(seen["body"])
+    assert orjson.loads(seen["body"])["messages"][0]["content"] == text
