@@ -171,8 +171,12 @@ class KeyPool:
     def cooldowns(self) -> list[tuple[str, str, str | None, float]]:
         """Every running cooldown: (key name, reason, model or None for every model, seconds left)."""
         now = self._clock()
-        return [(name, c.reason, model or None, c.until - now)
-                for (name, model), c in self._cooling.items() if c.until > now]
+        return [(name, c.reason, model, c.until - now) for name, model, c in self.running()]
+
+    def running(self) -> list[tuple[str, str | None, Cooldown]]:
+        """Every running cooldown: (key name, model or None for every model, the cooldown itself)."""
+        now = self._clock()
+        return [(name, model or None, c) for (name, model), c in self._cooling.items() if c.until > now]
 
     def _ready_at(self, name: str, model: str) -> float:
         cooling = self._cooling

@@ -28,23 +28,9 @@ REASONS = {401: "refused (401)", 403: "forbidden (403)", 404: "model not found (
 
 
 def cooling_entries(pool: "KeyPool") -> list[tuple[str, str | None, int | None, float]]:
-    """(key name, model or None when the whole key cools, status that cooled it, seconds left).
-
-    The one place that reads a ``KeyPool``'s cooldowns: its ``cooldowns()`` when it has one, else its
-    tables, keyed by key name or by (key name, model).
-    """
-    public = getattr(pool, "cooldowns", None)
-    if public is not None:
-        return list(public())
-    now = getattr(pool, "_clock", time.monotonic)()
-    statuses: Mapping[Any, int] = getattr(pool, "_cool_status", {})
-    entries = []
-    for entry, until in list(getattr(pool, "_cool_until", {}).items()):
-        if until <= now:
-            continue
-        name, model = entry if isinstance(entry, tuple) else (entry, None)
-        entries.append((name, model, statuses.get(entry), until - now))
-    return entries
+    """(key name, model or None when the whole key cools, status that cooled it, seconds left)."""
+    now = pool.now()
+    return [(name, model, c.status, c.until - now) for name, model, c in pool.running()]
 
 
 def providers_state(runtime: "Runtime", recorder: "Recorder") -> list[dict[str, Any]]:
