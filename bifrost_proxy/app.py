@@ -39,4 +39,8 @@ def make_app(config: Config) -> web.Application:
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_post("/v1/audio/translations", translations)
+    if config.governance.active:
+        from bifrost_proxy.governance.setup import add_governance  # its store's dependencies load only then
+
+        add_governance(app, config)
     return app

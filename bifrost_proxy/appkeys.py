@@ -7,6 +7,7 @@ import aiohttp
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from bifrost_proxy.governance.enforce import Governance, Grant
     from bifrost_proxy.lifecycle.shutdown import Drain
     from bifrost_proxy.observability.metrics import Metrics
     from bifrost_proxy.routing.dispatch import Outcome
@@ -16,7 +17,13 @@ SESSION = web.AppKey("session", aiohttp.ClientSession)
 RUNTIME = web.AppKey("runtime", "RuntimeHolder")
 METRICS = web.AppKey("metrics", "Metrics")
 DRAIN = web.AppKey("drain", "Drain")
+# virtual keys (governance/): present only when governance.enabled or an admin key is configured
+GOVERNANCE = web.AppKey("governance", "Governance")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 # who served the call and how many tries it took, left by dispatch for the access log and metrics
 OUTCOME = web.RequestKey("outcome", "Outcome")
+# the request's virtual key and what admission said, left by governance for dispatch and the headers
+GRANT = web.RequestKey("grant", "Grant")
+# how many frames a streamed answer relayed (sse/relay.py): a cut stream is charged by it (governance/enforce.py)
+FRAMES_RELAYED = web.ResponseKey("frames_relayed", int)
