@@ -66,6 +66,10 @@ def describe(config: Config, host: str, port: int) -> str:
         for k in p.keys:
             aliases = f" aliases={','.join(k.aliases)}" if k.aliases else ""
             lines.append(f"    key {k.name}: models={','.join(k.models)} weight={k.weight:g}{aliases}")
+    if config.governance.active or config.governance.virtual_keys:
+        from bifrost_proxy.governance.startup import describe_governance
+
+        lines.extend(describe_governance(config))
     lines.extend(f"warning: {w}" for w in config.warnings)
     return "\n".join(lines)
 

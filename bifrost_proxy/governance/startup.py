@@ -47,3 +47,26 @@ def warn_on_reload(old: Config, new: Config) -> None:
         log.error("governance was turned %s in the reloaded config: restart the gateway to apply it (until then "
                   "virtual keys are %s)", "on" if new.governance.active else "off",
                   "still checked" if old.governance.active else "not checked")
+
+
+def describe_governance(config: Config) -> list[str]:
+    """``--check-config``'s governance lines: keys by name, never by value."""
+    from bifrost_proxy.governance.store import describe_store
+
+    governance = config.governance
+    lines = [f"governance: {'on' if governance.enabled else 'off'} (store {describe_store(governance.store)}, "
+             f"admin API {'on' if governance.admin_key else 'off'})"]
+    for key in governance.virtual_keys:
+        parts = [] if key.is_active else ["inactive"]
+        if key.provider_configs:
+            parts.append("providers=" + ",".join(p.provider + (f"[{','.join(p.allowed_models)}]" if p.allowed_models
+                                                               else "") for p in key.provider_configs))
+        rate = key.rate_limit
+        if rate is not None and rate.request_max_limit:
+            parts.append(f"requests={rate.request_max_limit}/{rate.request_reset_duration}")
+        if rate is not None and rate.token_max_limit:
+            parts.append(f"tokens={rate.token_max_limit}/{rate.token_reset_duration}")
+        if key.budget is not None:
+            parts.append(f"budget=${key.budget.max_limit:g}/{key.budget.reset_duration}")
+        lines.append(f"  virtual key {key.name}: {' '.join(parts) or 'every model, no limits'}")
+    return lines
