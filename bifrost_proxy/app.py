@@ -47,5 +47,9 @@ def make_app(config: Config) -> web.Application:
     app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic.count_tokens)
     app.router.add_post("/v1/responses", create_response)
     add_genai_routes(app.router)  # /genai/{v1,v1beta}/models/{model}:generateContent, Gemini's API
-    setup_ui(app)
+    if config.governance.active:
+        from bifrost_proxy.governance.setup import add_governance  # its store's dependencies load only then
+
+        add_governance(app, config)
+    setup_ui(app)  # after governance: the dashboard shows its keys when it is on
     return app

@@ -12,11 +12,13 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bifrost_proxy.appkeys import DRAIN, RECORDER
+from bifrost_proxy.appkeys import DRAIN, GOVERNANCE, RECORDER
 from bifrost_proxy.lifecycle.shutdown import cut_off, track_stream
 from bifrost_proxy.middlewares.errors import answer_error
 from bifrost_proxy.middlewares.request_id import add_request_id_header, assign_request_id
 from bifrost_proxy.observability.access_log import record
+
+GOVERNED = ("/v1/", "/anthropic/", "/genai/")  # the routes a virtual key is needed for (governance.enabled)
 
 
 @web.middleware
@@ -30,6 +32,9 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     status = 499  # the client left before we answered (nginx's convention)
     try:
         try:
+            governance = request.app.get(GOVERNANCE)
+            if governance is not None and governance.enforcing and request.path.startswith(GOVERNED):
+                governance.authenticate(request)  # 401 here, before the body is read; issue 12
             response = await handler(request)
         except asyncio.CancelledError:
             if task not in drain.cut:
