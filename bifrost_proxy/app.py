@@ -29,6 +29,10 @@ def make_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(session_ctx)
     app.cleanup_ctx.append(metrics_ctx)
     app.on_response_prepare.append(on_response_prepare)
-    add_routes(app.router)
-    setup_ui(app)
+    add_routes(app.router, config)
+    if config.governance.active:
+        from bifrost_proxy.governance.setup import add_governance  # its store's dependencies load only then
+
+        add_governance(app, config)
+    setup_ui(app)  # after governance: the dashboard shows its keys when it is on
     return app

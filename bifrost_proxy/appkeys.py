@@ -9,7 +9,8 @@ from aiohttp import web
 # import loop). The types are named as text: RuntimeHolder (routing/runtime.py), Metrics
 # (observability/metrics.py), Drain (lifecycle/shutdown.py), UpstreamClient (upstream/client.py), Dialect
 # (inbound/base.py), StreamDecoder (providers/base.py), Outcome (routing/dispatch.py), Deadlines
-# (routing/deadlines.py), Recorder (ui/recorder.py), Dashboard (ui/__init__.py), Governance (governance/).
+# (routing/deadlines.py), Recorder (ui/recorder.py), Dashboard (ui/__init__.py), Governance and Grant
+# (governance/enforce.py).
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 CLIENT = web.AppKey("client", "UpstreamClient")  # sends upstream requests over SESSION's connector
 RUNTIME = web.AppKey("runtime", "RuntimeHolder")
@@ -19,7 +20,7 @@ DEADLINES = web.AppKey("deadlines", "Deadlines")  # routing/deadlines.py: one ti
 # the dashboard: its recorder (fed once per finished request) and its pages
 RECORDER = web.AppKey("recorder", "Recorder")
 DASHBOARD = web.AppKey("dashboard", "Dashboard")
-# virtual keys (issue 12), when governance is on: snapshot() -> per key its limits, usage and spend
+# virtual keys (governance/): present only when governance.enabled or an admin key is configured
 GOVERNANCE = web.AppKey("governance", "Governance")
 
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -29,6 +30,9 @@ DIALECT = web.RequestKey("dialect", "Dialect")
 STREAM_DECODER = web.RequestKey("stream_decoder", "StreamDecoder")
 # who served the call and how many tries it took, left by dispatch for the access log and metrics
 OUTCOME = web.RequestKey("outcome", "Outcome")
-# set by governance while serving a request, shown by the dashboard: the virtual key's name, the cost in USD
-VIRTUAL_KEY = web.RequestKey("virtual_key", str)
+# what a governed request cost in USD, set by governance when it charges, shown by the dashboard
 COST_USD = web.RequestKey("cost_usd", float)
+# the request's virtual key and what admission said, left by governance for dispatch and the headers
+GRANT = web.RequestKey("grant", "Grant")
+# how many frames a streamed answer relayed (sse/relay.py): a cut stream is charged by it (governance/enforce.py)
+FRAMES_RELAYED = web.ResponseKey("frames_relayed", int)

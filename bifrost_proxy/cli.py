@@ -57,6 +57,10 @@ def describe(config: Config, host: str, port: int) -> str:
         for k in p.keys:
             aliases = f" aliases={','.join(k.aliases)}" if k.aliases else ""
             lines.append(f"    key {k.name}: models={','.join(k.models)} weight={k.weight:g}{aliases}")
+    if config.governance.active or config.governance.virtual_keys:
+        from bifrost_proxy.governance.startup import describe_governance
+
+        lines.extend(describe_governance(config))
     lines.extend(f"warning: {w}" for w in config.warnings)
     return "\n".join(lines)
 
@@ -84,15 +88,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--workers needs a fixed port: with port 0 each worker would listen on a different one",
               file=sys.stderr)
         return EXIT_BAD_CONFIG
+    from bifrost_proxy.governance.startup import check_workers, warn_if_open, warn_on_reload
+
+    problem = check_workers(config, args.workers)
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_BAD_CONFIG
     redact = setup_logging(args.log_level, args.log_format, config_secrets(config))
     import logging
 
     for warning in config.warnings:
         logging.getLogger("bifrost_proxy.config").warning("%s: %s", config.source, warning)
+    warn_if_open(config, host)
     reload_config = (lambda: load(path)) if path else None
 
     def on_config(new: Config) -> None:
         redact.update(config_secrets(new))  # a reload's new keys are masked too
+        warn_on_reload(config, new)
 
     if args.workers == 1:
         from bifrost_proxy.server import run

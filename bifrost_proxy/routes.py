@@ -1,13 +1,15 @@
-"""Every route of the gateway, in one table: ``add_routes(router)`` is the only place routes are added.
+"""Every route of the gateway, in one table: ``add_routes(router, config)`` is the only place routes are added.
 
 The table is aiohttp's ``UrlDispatcher`` (``app.router``) so that a route with parts (``/genai/.../{model}``)
-keeps aiohttp's matching and ``request.match_info``; ``serving.py`` answers the plain routes (most of the
-traffic) from a dict built from this table when the server starts, and asks the router only for the rest.
+keeps aiohttp's matching and ``request.match_info``; the request frame (``middlewares/gateway.py``) answers
+the plain routes (most of the traffic) from a dict built from this table when the server starts, and asks
+the router only for the rest.
 """
 from __future__ import annotations
 
 from aiohttp import web
 
+from bifrost_proxy.config.schema import Config
 from bifrost_proxy.endpoints import anthropic
 from bifrost_proxy.endpoints.chat import chat_completions, completions
 from bifrost_proxy.endpoints.embeddings import embeddings
@@ -21,7 +23,7 @@ from bifrost_proxy.observability.metrics import metrics_endpoint
 from bifrost_proxy.ui.pages import add_routes as add_ui_routes
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: web.UrlDispatcher, config: Config) -> None:
     router.add_get("/health", health)
     router.add_get("/metrics", metrics_endpoint)
     router.add_post("/v1/chat/completions", chat_completions)
@@ -36,3 +38,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/v1/responses", create_response)
     add_genai_routes(router)  # /genai/{v1,v1beta}/models/{model}:generateContent, Gemini's API
     add_ui_routes(router)  # /ui/: the dashboard's page, its files, its event stream and login
+    if config.governance.active:  # virtual keys (issue 12): the admin API
+        from bifrost_proxy.governance import admin  # its store's dependencies load only then
+
+        admin.add_routes(router)

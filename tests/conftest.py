@@ -16,7 +16,9 @@ from tests.fakes.redis_server import redis_server  # noqa: F401  (a fixture: a r
 from tests.fakes.secrets_check import ResponseScanner, watch_gateway_responses
 
 # every key value a test configures; none may ever show up in a response or a log line
-TEST_SECRETS = ("sk-test-primary-5ecret", "sk-test-second-5ecret", "sk-test-third-5ecret")
+TEST_SECRETS = ("sk-test-primary-5ecret", "sk-test-second-5ecret", "sk-test-third-5ecret",
+                # governance: virtual keys declared in configs, and the admin key (tests/functional/test_governance*)
+                "vk-test-team-a-5ecret-0001", "vk-test-team-b-5ecret-0002", "admin-test-5ecret-0003")
 
 
 async def _start(app: web.Application, runners: list[web.AppRunner]) -> str:

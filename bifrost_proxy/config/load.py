@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import yaml
 
 from bifrost_proxy.config.defaults import ALWAYS_ON, KNOWN_PROVIDERS, WIRE_TYPES, defaults_for
+from bifrost_proxy.config.governance import CLIENT_FLAGS, read_governance, read_pricing
 from bifrost_proxy.config.schema import (
     ClientConfig,
     Config,
@@ -25,7 +26,7 @@ from bifrost_proxy.config.schema import (
 
 # Bifrost's config.json keeps provider-specific key settings under these names.
 KEY_SETTINGS_FIELDS = ("azure_key_config", "vertex_key_config", "bedrock_key_config", "settings")
-KNOWN_TOP = {"server", "client", "providers", "model_aliases"}
+KNOWN_TOP = {"server", "client", "providers", "model_aliases", "governance", "pricing"}
 KNOWN_PROVIDER_FIELDS = {"type", "keys", "network_config", "concurrency_and_buffer_size", "fallbacks", "options"}
 KNOWN_KEY_FIELDS = {"name", "id", "value", "models", "weight", "aliases", "optional", *KEY_SETTINGS_FIELDS}
 
@@ -162,10 +163,12 @@ def parse_config(data: Any, source: str = "<config>", env: Mapping[str, str] | N
             providers[provider.name] = provider
     _check_fallbacks(r, providers)
     aliases = _model_aliases(r, root.get("model_aliases"))
+    governance, pricing = read_governance(r, root), read_pricing(r, root)
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(providers=MappingProxyType(providers), server=server, client=client, source=source,
-                  warnings=tuple(r.warnings), disabled=MappingProxyType(r.disabled), model_aliases=aliases)
+                  warnings=tuple(r.warnings), disabled=MappingProxyType(r.disabled), governance=governance,
+                  pricing=MappingProxyType(pricing), model_aliases=aliases)
 
 
 def _model_aliases(r: _Reader, value: Any) -> Mapping[str, str]:
@@ -209,7 +212,7 @@ def _client(r: _Reader, data: dict[str, Any]) -> ClientConfig:
     upload = r.number(data, "max_upload_size_mb", "client", 25.0, strict=True)
     per_host = int(r.number(data, "max_conns_per_host", "client", 0, integer=True))
     r.unknown(data, {"max_request_body_size_mb", "drop_excess_requests", "max_upload_size_mb",
-                     "max_conns_per_host"}, "client")
+                     "max_conns_per_host", *CLIENT_FLAGS}, "client")
     return ClientConfig(max_request_body_size_mb=size, drop_excess_requests=drop, max_upload_size_mb=upload,
                         max_conns_per_host=per_host)
 

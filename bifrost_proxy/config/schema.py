@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from bifrost_proxy.governance.store.base import VirtualKeyRecord
+
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -83,6 +85,23 @@ class ClientConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GovernanceConfig:
+    """The ``governance:`` block (README "Teams and keys"). Declared keys are kept as records (value hashed);
+    ``secrets`` holds their values and the admin key only so that logs can mask them."""
+
+    enabled: bool = False  # every request to /v1, /anthropic, /genai needs a virtual key
+    store: str = "sqlite"
+    admin_key: str = field(default="", repr=False)
+    virtual_keys: tuple[VirtualKeyRecord, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def active(self) -> bool:
+        """Whether the gateway opens the store: to enforce keys, or to let the admin API manage them."""
+        return self.enabled or bool(self.admin_key)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     providers: Mapping[str, ProviderConfig]
     server: ServerConfig = ServerConfig()
@@ -93,3 +112,6 @@ class Config:
     disabled: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     # requested model glob -> "provider/model", applied before routing, first match in config order
     model_aliases: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    governance: GovernanceConfig = GovernanceConfig()
+    # "provider/model" (or a glob) -> (USD per 1M input tokens, per 1M output tokens); extends the built-in table
+    pricing: Mapping[str, tuple[float, float]] = field(default_factory=lambda: EMPTY)

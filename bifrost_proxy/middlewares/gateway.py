@@ -14,22 +14,25 @@ import time
 from aiohttp import web
 from aiohttp.web_urldispatcher import PlainResource, UrlMappingMatchInfo
 
-from bifrost_proxy.appkeys import DRAIN, RECORDER
+from bifrost_proxy.appkeys import DRAIN, GOVERNANCE, RECORDER
 from bifrost_proxy.lifecycle.shutdown import cut_off, track_stream
 from bifrost_proxy.middlewares.errors import answer_error
 from bifrost_proxy.middlewares.request_id import add_request_id_header, assign_request_id
 from bifrost_proxy.observability.access_log import record
 
+GOVERNED = ("/v1/", "/anthropic/", "/genai/")  # the routes a virtual key is needed for (governance.enabled)
+
 
 class Gateway:
     """The low-level server's request handler for one (frozen) app."""
 
-    __slots__ = ("app", "drain", "recorder", "plain")
+    __slots__ = ("app", "drain", "recorder", "governance", "plain")
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self.drain = app[DRAIN]
         self.recorder = app[RECORDER]
+        self.governance = app.get(GOVERNANCE)  # virtual keys (issue 12), when the config has them
         # (method, path) -> the route's match info, made once: a plain route's match info holds no
         # per-request values, so every request of that route can share it
         self.plain: dict[tuple[str, str], UrlMappingMatchInfo] = {}
@@ -54,6 +57,9 @@ class Gateway:
                 if info is None:
                     info = await self._resolve(request)
                 request._match_info = info
+                governance = self.governance
+                if governance is not None and governance.enforcing and request.path.startswith(GOVERNED):
+                    governance.authenticate(request)  # 401 here, before the body is read; issue 12
                 if request.headers.get("Expect") is not None:  # "100-continue", as Application._handle does
                     response = await info.expect_handler(request)
                     await request.writer.drain()

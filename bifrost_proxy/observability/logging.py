@@ -199,6 +199,7 @@ def config_secrets(config) -> list[str]:
             if key.value:
                 out.append(key.value)
             out.extend(_strings(key.settings))
+    out.extend(config.governance.secrets)  # virtual keys' values, the admin key, a Redis password
     return out
 
 

@@ -26,7 +26,7 @@ from typing import Any, Awaitable
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import CLIENT, DEADLINES, SESSION
+from bifrost_proxy.appkeys import CLIENT, DEADLINES, GOVERNANCE, GRANT, SESSION
 from bifrost_proxy.config.schema import KeyConfig
 from bifrost_proxy.errors import GatewayError, NotFound, UpstreamTimeout
 from bifrost_proxy.inbound.base import DialectDecoder
@@ -51,6 +51,13 @@ def dispatch(request: web.Request, call: Call, targets: list[Target],
     frame less on every resume of the request.
     """
     outcome.call = call
+    if GRANT in request:  # a virtual key: its model rules and limits come first (governance/enforce.py)
+        return request.app[GOVERNANCE].serve(request, call, targets, outcome, _route)
+    return _route(request, call, targets, outcome)
+
+
+def _route(request: web.Request, call: Call, targets: list[Target],
+           outcome: Outcome) -> Awaitable[web.StreamResponse]:
     if len(targets) == 1 and _serves(targets[0], call):
         return _serve_target(request, call, targets[0], outcome)
     return _serve_in_order(request, call, targets, outcome)

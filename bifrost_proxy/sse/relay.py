@@ -10,7 +10,7 @@ from typing import Mapping
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import DEADLINES, STREAM_DECODER
+from bifrost_proxy.appkeys import DEADLINES, FRAMES_RELAYED, STREAM_DECODER
 from bifrost_proxy.config.schema import KeyConfig, NetworkConfig
 from bifrost_proxy.errors import GatewayError, UpstreamTimeout
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, StreamDecoder
@@ -56,12 +56,13 @@ async def relay_stream(request: web.Request, upstream: UpstreamAnswer, decoder: 
     response.enable_chunked_encoding()
     await response.prepare(request)
     write = response.write
+    response[FRAMES_RELAYED] = len(first)  # counted per read, not per write: a cut stream is charged by it
     try:
         for frame in first:
             await write(frame)
         _raise_pending(decoder)
         if not decoder.done:
-            await _pump(request, upstream, decoder, write, network, sse, provider)
+            await _pump(request, upstream, decoder, response, network, sse, provider)
     except GatewayError as exc:
         if key is not None:
             exc.redact(key.value, key.name)
@@ -75,8 +76,9 @@ async def relay_stream(request: web.Request, upstream: UpstreamAnswer, decoder: 
     return response
 
 
-async def _pump(request: web.Request, upstream: UpstreamAnswer, decoder: StreamDecoder, write, network: NetworkConfig, sse: bool,
-                provider: str) -> None:
+async def _pump(request: web.Request, upstream: UpstreamAnswer, decoder: StreamDecoder,
+                response: web.StreamResponse, network: NetworkConfig, sse: bool, provider: str) -> None:
+    write = response.write
     loop = asyncio.get_running_loop()
     deadlines = request.app[DEADLINES]
     content = upstream.content
@@ -113,7 +115,9 @@ async def _pump(request: web.Request, upstream: UpstreamAnswer, decoder: StreamD
                     await write(frame)
                 return
             last_read = last_write = loop.time()
-            for frame in decoder.feed(chunk):
+            frames = decoder.feed(chunk)
+            response[FRAMES_RELAYED] += len(frames)
+            for frame in frames:
                 await write(frame)
             _raise_pending(decoder)
     except UPSTREAM_FAILURES as exc:
