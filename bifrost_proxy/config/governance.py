@@ -8,23 +8,22 @@ reported as warnings. Values (``env.NAME`` or literals) are hashed here; errors 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
+from bifrost_proxy.config.reader import Reader
 from bifrost_proxy.config.schema import GovernanceConfig
 from bifrost_proxy.governance.keys import hash_value
 from bifrost_proxy.governance.shapes import UNSET, KeyFields, check_name, read_budget, read_key, read_rate_limit
 from bifrost_proxy.governance.store import STORE_HELP, check_store_spec, store_secret
 from bifrost_proxy.governance.store.base import VirtualKeyRecord
 
-if TYPE_CHECKING:
-    from bifrost_proxy.config.load import _Reader
 
 SERVED = {"enabled", "store", "admin_key", "virtual_keys", "budgets", "rate_limits", "auth_config"}
 CLIENT_FLAGS = ("enforce_auth_on_inference", "enforce_governance_header")
 SHORT_VALUE = 16  # below this, a key's value could be guessed: SHA-256 protects only high-entropy values
 
 
-def read_governance(r: "_Reader", root: dict[str, Any]) -> GovernanceConfig:
+def read_governance(r: Reader, root: dict[str, Any]) -> GovernanceConfig:
     path = "governance"
     data = r.mapping(root.get("governance"), path)
     client = root.get("client") if isinstance(root.get("client"), dict) else {}
@@ -55,7 +54,7 @@ def read_governance(r: "_Reader", root: dict[str, Any]) -> GovernanceConfig:
                             secrets=tuple(secrets))
 
 
-def _enabled(r: "_Reader", data: dict[str, Any], client: dict[str, Any], auth: dict[str, Any]) -> bool:
+def _enabled(r: Reader, data: dict[str, Any], client: dict[str, Any], auth: dict[str, Any]) -> bool:
     if "enabled" in data:
         return r.boolean(data, "enabled", "governance", False)
     if auth.get("disable_auth_on_inference") is True:  # Bifrost: the specific switch overrides the client's
@@ -63,7 +62,7 @@ def _enabled(r: "_Reader", data: dict[str, Any], client: dict[str, Any], auth: d
     return any(r.boolean(client, flag, "client", False) for flag in CLIENT_FLAGS if flag in client)
 
 
-def _by_id(r: "_Reader", value: Any, path: str, read) -> dict[str, Any]:
+def _by_id(r: Reader, value: Any, path: str, read) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if value is None:
         return out
@@ -87,7 +86,7 @@ def _budget_owners(value: Any) -> dict[str, str]:
             if isinstance(b, dict) and isinstance(b.get("virtual_key_id"), str) and isinstance(b.get("id"), str)}
 
 
-def _virtual_keys(r: "_Reader", value: Any, path: str, limits: dict[str, Any], budgets: dict[str, Any],
+def _virtual_keys(r: Reader, value: Any, path: str, limits: dict[str, Any], budgets: dict[str, Any],
                   owned: dict[str, str]) -> tuple[list[VirtualKeyRecord], list[str]]:
     keys: list[VirtualKeyRecord] = []
     secrets: list[str] = []
@@ -138,7 +137,7 @@ def _virtual_keys(r: "_Reader", value: Any, path: str, limits: dict[str, Any], b
     return keys, secrets
 
 
-def _references(r: "_Reader", data: dict[str, Any], kpath: str, fields: KeyFields, key_id: str,
+def _references(r: Reader, data: dict[str, Any], kpath: str, fields: KeyFields, key_id: str,
                 limits: dict[str, Any], budgets: dict[str, Any], owned: dict[str, str]) -> None:
     """Resolve ``rate_limit_id`` / ``budget_id`` (and budgets that name this key) into ``fields``."""
     ref = data.get("rate_limit_id")
@@ -155,7 +154,7 @@ def _references(r: "_Reader", data: dict[str, Any], kpath: str, fields: KeyField
             fields.budget = budgets[ref]
 
 
-def read_pricing(r: "_Reader", root: dict[str, Any]) -> Mapping[str, tuple[float, float]]:
+def read_pricing(r: Reader, root: dict[str, Any]) -> Mapping[str, tuple[float, float]]:
     """``pricing: {"provider/model": {input: USD per 1M tokens, output: ...}}``; keys may be globs."""
     data = r.mapping(root.get("pricing"), "pricing")
     out: dict[str, tuple[float, float]] = {}
