@@ -2,6 +2,7 @@
 ``cleanup_ctx``."""
 from __future__ import annotations
 
+import ssl as ssl_module
 from typing import AsyncIterator
 
 import aiohttp
@@ -11,8 +12,10 @@ from bifrost_proxy.appkeys import CLIENT, RUNTIME, SESSION
 from bifrost_proxy.upstream.client import UpstreamClient
 
 
-def make_session(max_conns_per_host: int = 0) -> aiohttp.ClientSession:
+def make_session(max_conns_per_host: int = 0, ssl: ssl_module.SSLContext | bool = True) -> aiohttp.ClientSession:
+    """``ssl``: the TLS context for https upstreams (True: the system's trusted CAs, verified)."""
     connector = aiohttp.TCPConnector(
+        ssl=ssl,
         limit=0,  # the provider limiters bound concurrency; the pool must never be the queue
         limit_per_host=max_conns_per_host,
         ttl_dns_cache=300,

@@ -1,12 +1,18 @@
 """The upstream call below ClientSession.request (upstream/client.py), through real sockets: what the upstream
-sees, keep-alive, the pool limit, a malformed status line; and the low-level server's Expect handling."""
+sees, keep-alive, the pool limit, TLS (verified), a malformed status line; and the low-level server's Expect
+handling."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import functools
+import ipaddress
+import ssl
 
 import orjson
 from aiohttp import web
 
+from bifrost_proxy.upstream import session as session_module
 from tests.conftest import TEST_SECRETS, openai_config
 from tests.fakes.recording import recording
 
@@ -29,7 +35,8 @@ class Upstream:
         body = await request.read()
         n = len(self.seen)
         self.seen.append({"port": request.transport.get_extra_info("peername")[1], "headers": request.headers,
-                          "body": body, "path": request.path_qs})
+                          "body": body, "path": request.path_qs,
+                          "tls": request.transport.get_extra_info("ssl_object") is not None})
         self.order.append(f"start{n}")
         self.arrived.set()
         if self.gate is not None and n == 0:
@@ -136,3 +143,71 @@ async def test_a_large_body_arrives_whole(gateway, serve_app, http):
     [seen] = up.seen
     assert int(seen["headers"]["Content-Length"]) == len(seen["body"])
     assert orjson.loads(seen["body"])["messages"][0]["content"] == text
+
+
+def tls_contexts(tmp_path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a self-signed certificate for 127.0.0.1, and a client context trusting it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+async def serve_tls(app: web.Application, context: ssl.SSLContext, runners: list) -> str:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    runners.append(runner)
+    return f"https://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def test_an_https_upstream_is_reached_over_verified_tls(gateway, http, tmp_path, monkeypatch):
+    server_tls, client_tls = tls_contexts(tmp_path)
+    monkeypatch.setattr(session_module, "make_session", functools.partial(session_module.make_session,
+                                                                          ssl=client_tls))
+    up, runners = Upstream(), []
+    try:
+        base = await gateway(openai_config(await serve_tls(up.app, server_tls, runners)))
+        for _ in range(2):
+            async with http.post(f"{base}/v1/chat/completions", json=CHAT) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["object"] == "chat.completion"
+        assert len(up.seen) == 2 and len({s["port"] for s in up.seen}) == 1  # TLS and keep-alive
+        assert all(s["tls"] for s in up.seen)
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+async def test_an_https_upstream_with_an_untrusted_certificate_is_never_sent_the_request(gateway, http, tmp_path):
+    server_tls, _ = tls_contexts(tmp_path)
+    up, runners = Upstream(), []
+    try:
+        base = await gateway(openai_config(await serve_tls(up.app, server_tls, runners)))
+        async with http.post(f"{base}/v1/chat/completions", json=CHAT) as resp:
+            assert resp.status == 502
+            assert "openai" in (await resp.json())["error"]["message"]
+        assert up.seen == []  # the certificate was checked before any byte of the request went out
+    finally:
+        for runner in runners:
+            await runner.cleanup()
