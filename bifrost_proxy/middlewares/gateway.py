@@ -1,5 +1,5 @@
-"""The one frame every request runs in: route, request id, drain registration, error shaping, then the
-access log and metrics.
+"""The one frame every request runs in: route, request id, drain registration, the virtual key (when
+governance is on), error shaping, then the access log, metrics and the dashboard's row.
 
 One frame instead of a router walk and a middleware chain: every time a request's task resumes (upstream
 headers, body, each stream read), Python passes through every coroutine frame between the task and the
