@@ -246,7 +246,8 @@ async def test_a_stream_cut_before_its_usage_is_charged_an_estimate(serve_app, f
 
 
 async def test_a_client_that_leaves_mid_stream_is_charged_for_what_was_relayed(serve_app, fake_openai, http):
-    base, store, _ = await governed(serve_app, fake_openai, [team_a()])
+    base, store, _ = await governed(serve_app, fake_openai, [team_a(
+        rate_limit={"token_max_limit": 10**6, "token_reset_duration": "1d"})])
     fake_openai.queue("gpt-4o-mini", Reply(gate_after=2))
     raw = orjson.dumps({**CHAT, "stream": True})
     resp = await http.post(f"{base}/v1/chat/completions", data=raw,
