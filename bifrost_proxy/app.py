@@ -5,16 +5,20 @@ from aiohttp import web
 
 from bifrost_proxy.appkeys import DRAIN, METRICS, RUNTIME
 from bifrost_proxy.config.schema import Config
+from bifrost_proxy.endpoints import anthropic
 from bifrost_proxy.endpoints.chat import chat_completions, completions
 from bifrost_proxy.endpoints.embeddings import embeddings
+from bifrost_proxy.endpoints.genai import add_routes as add_genai_routes
 from bifrost_proxy.endpoints.models import list_models
 from bifrost_proxy.endpoints.ops import health
+from bifrost_proxy.endpoints.responses import create_response
 from bifrost_proxy.endpoints.speech import speech
 from bifrost_proxy.endpoints.transcription import transcriptions, translations
 from bifrost_proxy.lifecycle.shutdown import Drain
 from bifrost_proxy.middlewares.gateway import gateway_middleware, on_response_prepare
 from bifrost_proxy.observability.metrics import Metrics, metrics_ctx, metrics_endpoint
 from bifrost_proxy.routing.runtime import Runtime, RuntimeHolder
+from bifrost_proxy.ui import setup_ui
 from bifrost_proxy.upstream.session import session_ctx
 
 
@@ -39,8 +43,13 @@ def make_app(config: Config) -> web.Application:
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_post("/v1/audio/transcriptions", transcriptions)
     app.router.add_post("/v1/audio/translations", translations)
+    app.router.add_post("/anthropic/v1/messages", anthropic.messages)
+    app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic.count_tokens)
+    app.router.add_post("/v1/responses", create_response)
+    add_genai_routes(app.router)  # /genai/{v1,v1beta}/models/{model}:generateContent, Gemini's API
     if config.governance.active:
         from bifrost_proxy.governance.setup import add_governance  # its store's dependencies load only then
 
         add_governance(app, config)
+    setup_ui(app)
     return app

@@ -8,22 +8,37 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from bifrost_proxy.governance.enforce import Governance, Grant
+    from bifrost_proxy.inbound.base import Dialect
     from bifrost_proxy.lifecycle.shutdown import Drain
     from bifrost_proxy.observability.metrics import Metrics
+    from bifrost_proxy.providers.base import StreamDecoder
     from bifrost_proxy.routing.dispatch import Outcome
     from bifrost_proxy.routing.runtime import RuntimeHolder
+    from bifrost_proxy.ui import Dashboard
+    from bifrost_proxy.ui.recorder import Recorder
 
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 RUNTIME = web.AppKey("runtime", "RuntimeHolder")
 METRICS = web.AppKey("metrics", "Metrics")
 DRAIN = web.AppKey("drain", "Drain")
-# virtual keys (governance/): present only when governance.enabled or an admin key is configured
+# the dashboard: its recorder (fed once per finished request) and its pages
+RECORDER = web.AppKey("recorder", "Recorder")
+DASHBOARD = web.AppKey("dashboard", "Dashboard")
+# virtual keys (issue 12), when governance.enabled or an admin key is set: snapshot() -> per key its
+# limits, usage and spend
 GOVERNANCE = web.AppKey("governance", "Governance")
 
 REQUEST_ID = web.RequestKey("request_id", str)
+# the client's own API when it is not OpenAI's: errors are answered in its shape
+DIALECT = web.RequestKey("dialect", "Dialect")
+# the decoder of a stream in a client's own dialect: a drain cut ends it with that dialect's error event
+STREAM_DECODER = web.RequestKey("stream_decoder", "StreamDecoder")
 # who served the call and how many tries it took, left by dispatch for the access log and metrics
 OUTCOME = web.RequestKey("outcome", "Outcome")
 # the request's virtual key and what admission said, left by governance for dispatch and the headers
 GRANT = web.RequestKey("grant", "Grant")
 # how many frames a streamed answer relayed (sse/relay.py): a cut stream is charged by it (governance/enforce.py)
 FRAMES_RELAYED = web.ResponseKey("frames_relayed", int)
+# set by governance while serving a request, shown by the dashboard: the virtual key's name, the cost in USD
+VIRTUAL_KEY = web.RequestKey("virtual_key", str)
+COST_USD = web.RequestKey("cost_usd", float)

@@ -16,7 +16,8 @@ EXIT_BAD_CONFIG = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bifrost-proxy", description="OpenAI-compatible AI gateway.")
+    parser = argparse.ArgumentParser(prog="bifrost-proxy", description="OpenAI-compatible AI gateway.",
+                                     epilog="bifrost-proxy keys --help: make, list and revoke virtual keys")
     parser.add_argument("--config", help="YAML or JSON config file (default: $BIFROST_CONFIG, else "
                                          "conf/bifrost.yaml if present, else built-in defaults)")
     parser.add_argument("--host", help="listen address (default: server.host, else 0.0.0.0)")
@@ -75,6 +76,11 @@ def describe(config: Config, host: str, port: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["keys"]:  # the virtual-key subcommands have their own parser
+        from bifrost_proxy.governance.cli import main as keys_main
+
+        return keys_main(argv[1:])
     args = build_parser().parse_args(argv)
     path = config_path(args.config)
     try:

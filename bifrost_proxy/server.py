@@ -11,9 +11,10 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Callable
+from typing import Any, Callable, Coroutine
 
 from aiohttp import web
+from aiohttp.log import server_logger
 
 from bifrost_proxy.app import make_app
 from bifrost_proxy.appkeys import METRICS, RUNTIME
@@ -21,6 +22,7 @@ from bifrost_proxy.config import Config, ConfigError
 from bifrost_proxy.appkeys import DRAIN
 from bifrost_proxy.lifecycle.shutdown import CUT_TIMEOUT
 from bifrost_proxy.lifecycle.systemd import Notifier, SystemdNotifier
+from bifrost_proxy.observability.malformed_http import MalformedHTTPLog
 
 log = logging.getLogger("bifrost_proxy.server")
 CLOSE_TIMEOUT = 2.0  # after the drain, for aiohttp's own connection shutdown; nothing should be left
@@ -56,7 +58,7 @@ async def serve(config: Config, host: str, port: int, reload_config: Callable[[]
     notifier = notifier or SystemdNotifier()
     app = make_app(config)
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=CLOSE_TIMEOUT,
-                           keepalive_timeout=KEEPALIVE_TIMEOUT)
+                           keepalive_timeout=KEEPALIVE_TIMEOUT, logger=MalformedHTTPLog(server_logger))
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True, reuse_port=reuse_port or None)
     try:
@@ -159,9 +161,15 @@ def _address(address) -> str:
 
 def run(config: Config, host: str, port: int, reload_config: Callable[[], Config] | None = None, **options) -> None:
     """``serve`` on a new event loop (uvloop when installed); ``options`` as for ``serve``."""
+    # pick the runner first, then run it: a server run inside ``except ImportError`` would give every
+    # exception it ever logs "No module named 'uvloop'" as its context
+    loop_runner()(serve(config, host, port, reload_config, **options))
+
+
+def loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """``uvloop.run`` when uvloop is installed, else ``asyncio.run``."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config, host, port, reload_config, **options))
-    else:
-        uvloop.run(serve(config, host, port, reload_config, **options))
+        return asyncio.run
+    return uvloop.run

@@ -11,6 +11,7 @@ from aiohttp import web
 from bifrost_proxy.app import make_app
 from bifrost_proxy.config.load import parse_config
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.redis_server import redis_server  # noqa: F401  (a fixture: a real redis-server per test)
 from tests.fakes.secrets_check import ResponseScanner, watch_gateway_responses
 
 # every key value a test configures; none may ever show up in a response or a log line

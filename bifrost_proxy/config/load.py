@@ -26,7 +26,7 @@ from bifrost_proxy.config.schema import (
 
 # Bifrost's config.json keeps provider-specific key settings under these names.
 KEY_SETTINGS_FIELDS = ("azure_key_config", "vertex_key_config", "bedrock_key_config", "settings")
-KNOWN_TOP = {"server", "client", "providers", "governance", "pricing"}
+KNOWN_TOP = {"server", "client", "providers", "model_aliases", "governance", "pricing"}
 KNOWN_PROVIDER_FIELDS = {"type", "keys", "network_config", "concurrency_and_buffer_size", "fallbacks", "options"}
 KNOWN_KEY_FIELDS = {"name", "id", "value", "models", "weight", "aliases", "optional", *KEY_SETTINGS_FIELDS}
 
@@ -162,12 +162,32 @@ def parse_config(data: Any, source: str = "<config>", env: Mapping[str, str] | N
         if provider is not None:
             providers[provider.name] = provider
     _check_fallbacks(r, providers)
+    aliases = _model_aliases(r, root.get("model_aliases"))
     governance, pricing = read_governance(r, root), read_pricing(r, root)
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(providers=MappingProxyType(providers), server=server, client=client, source=source,
-                  warnings=tuple(r.warnings), disabled=MappingProxyType(r.disabled), governance=governance,
-                  pricing=MappingProxyType(pricing))
+                  warnings=tuple(r.warnings), disabled=MappingProxyType(r.disabled), model_aliases=aliases,
+                  governance=governance, pricing=MappingProxyType(pricing))
+
+
+def _model_aliases(r: _Reader, value: Any) -> Mapping[str, str]:
+    """``model_aliases``: requested-model glob -> ``PROVIDER/MODEL`` (Claude Code's names sent anywhere)."""
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, dict):
+        r.fail("model_aliases", f"must be a mapping of model globs to 'provider/model', not {_kind(value)}")
+        return MappingProxyType({})
+    aliases: dict[str, str] = {}
+    for glob, target in value.items():
+        path = f"model_aliases.{glob}"
+        if not isinstance(glob, str) or not glob:
+            r.fail("model_aliases", "every alias must be a non-empty string")
+        elif not isinstance(target, str) or "/" not in target.strip("/"):
+            r.fail(path, "must be a 'provider/model' string such as 'openai/gpt-4o-mini'")
+        else:
+            aliases[glob] = target
+    return MappingProxyType(aliases)
 
 
 def _server(r: _Reader, data: dict[str, Any]) -> ServerConfig:

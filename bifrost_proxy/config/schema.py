@@ -110,6 +110,8 @@ class Config:
     warnings: tuple[str, ...] = ()
     # providers left out because every key is optional and unset: name -> why, for a request that names one
     disabled: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    # requested model glob -> "provider/model", applied before routing, first match in config order
+    model_aliases: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     governance: GovernanceConfig = GovernanceConfig()
     # "provider/model" (or a glob) -> (USD per 1M input tokens, per 1M output tokens); extends the built-in table
     pricing: Mapping[str, tuple[float, float]] = field(default_factory=lambda: EMPTY)

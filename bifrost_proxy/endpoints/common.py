@@ -1,7 +1,7 @@
 """What every JSON endpoint does first: read the body, parse it, find the targets, run dispatch."""
 from __future__ import annotations
 
-from typing import Any, Awaitable
+from typing import TYPE_CHECKING, Any, Awaitable
 
 import orjson
 from aiohttp import web
@@ -11,6 +11,9 @@ from bifrost_proxy.errors import BadRequest, PayloadTooLarge
 from bifrost_proxy.providers.base import Call, Endpoint
 from bifrost_proxy.routing.dispatch import Outcome, dispatch
 from bifrost_proxy.routing.plan import plan
+
+if TYPE_CHECKING:
+    from bifrost_proxy.inbound.base import Dialect
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -43,12 +46,19 @@ def optional(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
     return value
 
 
-def serve_json_call(request: web.Request, endpoint: Endpoint, body: dict[str, Any],
-                    stream: bool) -> Awaitable[web.StreamResponse]:
-    """Plan the call and return dispatch's coroutine for the handler to await (one frame less per resume)."""
+def serve_json_call(request: web.Request, endpoint: Endpoint, body: dict[str, Any], stream: bool,
+                    dialect: "Dialect | None" = None,
+                    native_body: dict[str, Any] | None = None,
+                    flags: dict[str, Any] | None = None) -> Awaitable[web.StreamResponse]:
+    """Plan the call and return dispatch's coroutine for the handler to await (one frame less per resume).
+
+    A client of another API (``inbound/``) passes its ``dialect``, ``body`` translated to OpenAI's chat
+    shape with ``model`` already qualified, ``native_body`` as it sent it, and in ``flags`` what a
+    passthrough adapter needs from its request (e.g. the client's ``anthropic-beta`` header)."""
     runtime = request.app[RUNTIME].current
-    targets = plan(runtime, body)
+    targets = plan(runtime, body, aliased=dialect is not None)
     outcome = Outcome()
     request[OUTCOME] = outcome
-    call = Call(endpoint=endpoint, model=targets[0].model, body=body, stream=stream)
+    call = Call(endpoint=endpoint, model=targets[0].model, body=body, stream=stream, dialect=dialect,
+                native_body=native_body, flags={} if flags is None else flags)
     return dispatch(request, call, targets, outcome)

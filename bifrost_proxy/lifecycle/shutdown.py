@@ -8,10 +8,11 @@ period ends are cancelled by us; the middleware tells that cancellation apart fr
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import DRAIN
+from bifrost_proxy.appkeys import DIALECT, DRAIN, STREAM_DECODER
 from bifrost_proxy.errors import GatewayError
 from bifrost_proxy.middlewares.errors import error_response
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE
@@ -28,12 +29,14 @@ def shutting_down_error() -> GatewayError:
 class Drain:
     """The requests in flight of one app (their handler tasks), and which of them are streaming."""
 
-    __slots__ = ("tasks", "streams", "cut", "_idle")
+    __slots__ = ("tasks", "streams", "cut", "on_drain", "_idle")
 
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task] = set()
         self.streams: dict[asyncio.Task, web.StreamResponse] = {}  # prepared inside a handler, not ended
         self.cut: set[asyncio.Task] = set()  # cancelled by wait(), not by a client leaving
+        # called as the drain begins: long-lived streams that are not requests (the dashboard's) end at once
+        self.on_drain: list[Callable[[], None]] = []
         self._idle: asyncio.Event | None = None
 
     def done(self, task: asyncio.Task) -> None:
@@ -45,6 +48,8 @@ class Drain:
 
     async def wait(self, grace: float) -> int:
         """Wait up to ``grace`` seconds for requests in flight, then cut the rest; returns how many were cut."""
+        for callback in self.on_drain:
+            callback()
         if self.tasks:
             self._idle = asyncio.Event()
             try:
@@ -77,10 +82,11 @@ async def cut_off(request: web.Request, response: web.StreamResponse | None) -> 
     """The last word of a request the drain cut: a 503, or one error event at the end of its stream."""
     error = shutting_down_error()
     if response is None:
-        return error_response(error)
+        return error_response(error, dialect=request.get(DIALECT))
     if response.content_type == SSE_MEDIA_TYPE:
+        decoder = request.get(STREAM_DECODER)  # a client dialect's stream ends with its own error event
         try:
-            await response.write(data_frame(error.to_dict()))
+            await response.write(decoder.error_frame(error) if decoder is not None else data_frame(error.to_dict()))
             await response.write_eof()
         except (RuntimeError, ConnectionError):
             pass  # RuntimeError: the stream had already ended (write after write_eof); or the client left

@@ -6,23 +6,27 @@ re-raised, and aiohttp closes the connection (the client sees a cut stream witho
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from bifrost_proxy.appkeys import OUTCOME
+from bifrost_proxy.appkeys import DIALECT, OUTCOME
 from bifrost_proxy.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from bifrost_proxy.inbound.base import Dialect
 
 log = logging.getLogger("bifrost_proxy.errors")
 
 
-def error_response(error: GatewayError, attempts: int = 0) -> web.Response:
+def error_response(error: GatewayError, attempts: int = 0, dialect: "Dialect | None" = None) -> web.Response:
     headers = error.headers()
     if attempts:
         headers["x-bifrost-attempts"] = str(attempts)  # how many upstream calls this error cost
-    return web.Response(status=error.status, body=error.to_body(), content_type="application/json",
-                        headers=headers or None)
+    status, body = dialect.error_response(error) if dialect is not None else (error.status, error.to_body())
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers or None)
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> GatewayError:
@@ -57,15 +61,16 @@ def answer_error(request: web.Request, exc: Exception) -> web.Response:
                       request.path[:200], exc.message)
             raise exc
         outcome = request.get(OUTCOME)
-        return error_response(exc, outcome.attempts if outcome is not None else 0)
+        return error_response(exc, outcome.attempts if outcome is not None else 0, request.get(DIALECT))
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc
-        return error_response(_from_http_exception(request, exc))
+        return error_response(_from_http_exception(request, exc), dialect=request.get(DIALECT))
     if isinstance(exc, (RequestPayloadError, HttpProcessingError)):
         # the body's bytes are broken (bad gzip/deflate, truncated chunks): the client's fault, not ours
         return error_response(BadRequest("the request body could not be read: it is truncated, or its "
-                                         "Content-Encoding does not match its bytes", code="unreadable_body"))
+                                         "Content-Encoding does not match its bytes", code="unreadable_body"),
+                              dialect=request.get(DIALECT))
     if isinstance(exc, ConnectionResetError):
         # the client went away while we wrote to it; nobody is left to answer
         log.debug("client connection lost: %s", type(exc).__name__)
@@ -73,4 +78,5 @@ def answer_error(request: web.Request, exc: Exception) -> web.Response:
     log.error("unexpected error serving %s %s", request.method, request.path[:200], exc_info=exc)
     if _started(request):
         raise exc
-    return error_response(GatewayError("internal error in the gateway; the request id is in X-Request-ID"))
+    return error_response(GatewayError("internal error in the gateway; the request id is in X-Request-ID"),
+                          dialect=request.get(DIALECT))

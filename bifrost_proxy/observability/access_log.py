@@ -1,8 +1,8 @@
 """One structured line and one metrics sample per request, written once, after the response is done.
 
 The line holds the request id, the client's address (behind ``server.trusted_proxies``, the forwarded one),
-route, provider, model, key name, status, attempts, duration, time to first byte and tokens: never a key's
-value or any prompt content.
+route, provider, model, key name, status, attempts, duration, time to first byte and tokens, and, when
+cooling keys were passed over, their names in ``routed_around``: never a key's value or any prompt content.
 """
 from __future__ import annotations
 
@@ -59,4 +59,6 @@ def _entry(request: web.Request, status: int, duration: float, start: float, out
             entry["ttfb_ms"] = round(max(0.0, outcome.first_byte_at - start) * 1000, 3)
         if outcome.usage:
             entry["tokens_in"], entry["tokens_out"] = token_counts(outcome.usage)
+        if outcome.routed_around:  # only then: the common line stays as short as it was
+            entry["routed_around"] = outcome.routed_around
     return entry

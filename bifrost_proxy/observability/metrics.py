@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import collections
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, NamedTuple
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import GaugeMetricFamily
 
 from bifrost_proxy.appkeys import METRICS
+from bifrost_proxy.routing.keypool import REASONS as COOLDOWN_REASONS
 
 if TYPE_CHECKING:
     from bifrost_proxy.config.schema import ProviderConfig
@@ -39,6 +41,9 @@ STATE = (
     ("bifrost_provider_queue_depth", "Calls waiting for a free place at a provider.", ("provider",), "livesum"),
     ("bifrost_provider_in_flight", "Calls holding a place at a provider.", ("provider",), "livesum"),
     ("bifrost_key_cooling_down", "1 while a key is skipped after a refusal or a rate limit.", ("provider", "key"),
+     "livemax"),
+    ("bifrost_key_cooldowns", "Cooldowns running for a key, by reason: refused (401/403, every model), "
+     "model_refused (403/404 for one model; one per model), rate_limited (429).", ("provider", "key", "reason"),
      "livemax"),
 )
 
@@ -218,9 +223,12 @@ def state_samples(runtime: "Runtime", drain: "Drain") -> Iterable[tuple[str, tup
     for name, provider in runtime.providers.items():
         yield "bifrost_provider_queue_depth", (name,), float(provider.limiter.waiting)
         yield "bifrost_provider_in_flight", (name,), float(provider.limiter.in_flight)
-        cooling = set(provider.keys.cooling())
+        running = collections.Counter((key, reason) for key, reason, _, _ in provider.keys.cooldowns())
+        cooling = {key for key, _ in running}
         for key in provider.config.keys:
             yield "bifrost_key_cooling_down", (name, key.name), 1.0 if key.name in cooling else 0.0
+            for reason in COOLDOWN_REASONS:  # zeros too: a scrape shows which series exist, all bounded
+                yield "bifrost_key_cooldowns", (name, key.name, reason), float(running[(key.name, reason)])
 
 
 class StateCollector:

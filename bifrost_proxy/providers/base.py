@@ -21,10 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, AsyncIterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, AsyncIterable, Mapping, Protocol
 
 from bifrost_proxy.config.schema import KeyConfig, ProviderConfig
 from bifrost_proxy.errors import GatewayError
+
+if TYPE_CHECKING:
+    from bifrost_proxy.inbound.base import Dialect
 
 SSE_MEDIA_TYPE = "text/event-stream"
 
@@ -37,6 +40,7 @@ class Endpoint(str, Enum):
     TRANSCRIPTION = "transcription"
     TRANSLATION = "translation"
     MODELS = "models"
+    COUNT_TOKENS = "count_tokens"  # Anthropic's /v1/messages/count_tokens, served by its passthrough only
 
 
 @dataclass(slots=True)
@@ -60,6 +64,10 @@ class Call:
     # set by adapters/decoders when the upstream reports usage, in OpenAI's shape
     # ({"prompt_tokens": n, "completion_tokens": n, ...}); read by the access log and metrics
     usage: dict[str, Any] | None = None
+    # the client's own API when it is not OpenAI's (inbound/): ``body`` is then its OpenAI translation and
+    # ``native_body`` the request as the client sent it, for a provider that speaks that API natively
+    dialect: "Dialect | None" = None
+    native_body: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

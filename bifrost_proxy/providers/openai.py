@@ -111,6 +111,10 @@ class OpenAIAdapter:
         problems = []
         if not provider.network.base_url and not all(k.settings.get("endpoint") for k in provider.keys):
             problems.append("network_config.base_url: required (or an endpoint in every key's azure_key_config)")
+        mode = provider.options.get("responses_api")
+        if mode is not None and mode not in ("native", "translate"):
+            # /v1/responses clients: "native" passes them through to this provider's own /responses
+            problems.append("options.responses_api: must be 'native' or 'translate'")
         return problems
 
     def url(self, call: Call, provider: ProviderConfig, key: KeyConfig) -> str:

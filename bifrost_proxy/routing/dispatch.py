@@ -1,12 +1,16 @@
 """Serve one call: try its targets in order, each with its keys and retries, until one answers.
 
-The rules (README "Reliability"; issue 6):
+The rules (README "Reliability"; issues 6 and 11):
 - each target gets its provider's ``default_request_timeout``: its queue wait, every attempt, every backoff
   and every wait for a cooling key happen before that one deadline;
-- a key refused with 401/403 is cooled down and the next eligible key is tried at once (not a retry);
+- a key refused (401; 403 for every model; 403/404 for one model: ``refusals.py``) is cooled down, for
+  that model only when the refusal names it, and the next eligible key is tried at once (not a retry);
 - a retryable failure (connect error, 429, 5xx, overloaded, an error event before the first frame, a
-  first-byte timeout) is retried up to ``max_retries`` times with full-jitter backoff, on another key when
-  there is one; a 429 also cools its key for the upstream's ``Retry-After``;
+  first-byte timeout) is retried up to ``max_retries`` times with full-jitter backoff, or after the
+  upstream's ``Retry-After`` when that is longer, on another key when there is one; a 429 also cools its
+  key for its ``Retry-After``; a wait that would pass the deadline ends this target at once;
+- cooling keys are routed around; when none other can serve, a rate-limited key is waited for and a
+  refused one is tried upstream again (issue 11: a refusal is never answered from memory);
 - when a target is spent, the next target (fallback) is tried; if all fail, the primary's error is answered;
 - ``relay_stream`` is the point of no return: once the 200 is committed (``Outcome.committed``) nothing is
   retried and no error becomes a second response.
@@ -24,13 +28,13 @@ from aiohttp import ClientResponse, web
 
 from bifrost_proxy.appkeys import GOVERNANCE, SESSION
 from bifrost_proxy.config.schema import KeyConfig
-from bifrost_proxy.errors import AuthenticationFailed, GatewayError, NotFound, PermissionDenied, RateLimited, \
-    UpstreamTimeout
+from bifrost_proxy.errors import GatewayError, NotFound, UpstreamTimeout
+from bifrost_proxy.inbound.base import DialectDecoder
 from bifrost_proxy.providers.base import Call
-from bifrost_proxy.routing.keypool import COOLDOWN_AUTH_SECONDS, COOLDOWN_RATE_LIMIT_SECONDS
+from bifrost_proxy.routing.keychoice import cool_rate_limited, cool_refused, next_key
 from bifrost_proxy.routing.plan import Target
-from bifrost_proxy.routing.retry import RATE_LIMIT_STATUSES, REFUSED_STATUSES, backoff_seconds, refused_key
-from bifrost_proxy.routing.runtime import ProviderRuntime
+from bifrost_proxy.routing.refusals import Refusal, refusal
+from bifrost_proxy.routing.retry import RATE_LIMIT_STATUSES, retry_delay
 from bifrost_proxy.sse.relay import read_first_frames, relay_stream
 from bifrost_proxy.upstream.exceptions import UPSTREAM_FAILURES, translate
 
@@ -41,7 +45,7 @@ class Outcome:
     """What dispatch learned, for the access log and metrics: who served, how many tries."""
 
     __slots__ = ("provider", "model", "key", "attempts", "fallbacks_used", "upstream_status", "errors",
-                 "first_byte_at", "upstream_started_at", "call", "committed")
+                 "failed_on", "first_byte_at", "upstream_started_at", "call", "committed", "routed_around")
 
     def __init__(self) -> None:
         self.provider: str | None = None
@@ -51,11 +55,13 @@ class Outcome:
         self.fallbacks_used = 0
         self.upstream_status: int | None = None
         self.errors: list[str] = []  # the code (or type) of each failed attempt, in order
+        self.failed_on: list[tuple[str, str, int]] = []  # and its provider, key name and status (the dashboard)
         self.first_byte_at: float | None = None  # loop time when the answer's first frame was in hand
         self.upstream_started_at: float | None = None  # loop time when the answering attempt was sent
         self.call: Call | None = None  # its .usage holds the upstream's token counts once known
         # a streamed 200 is on its way to the client: from here on, an error can only be reported in-band
         self.committed = False
+        self.routed_around: list[str] | None = None  # names of cooling keys passed over (access log)
 
     @property
     def usage(self) -> dict[str, Any] | None:
@@ -78,7 +84,7 @@ def dispatch(request: web.Request, call: Call, targets: list[Target],
 
 def _route(request: web.Request, call: Call, targets: list[Target],
            outcome: Outcome) -> Awaitable[web.StreamResponse]:
-    if len(targets) == 1 and targets[0].provider.adapter.supports(call.endpoint):
+    if len(targets) == 1 and _serves(targets[0], call):
         return _serve_target(request, call, targets[0], outcome)
     return _serve_in_order(request, call, targets, outcome)
 
@@ -87,7 +93,7 @@ async def _serve_in_order(request: web.Request, call: Call, targets: list[Target
                           outcome: Outcome) -> web.StreamResponse:
     first_error: GatewayError | None = None
     for index, target in enumerate(targets):
-        if not target.provider.adapter.supports(call.endpoint):
+        if not _serves(target, call):
             error: GatewayError = NotFound(
                 f"provider {target.provider.config.name!r} ({target.provider.config.type}) does not serve "
                 f"{call.endpoint.value}", code="unsupported_endpoint")
@@ -106,10 +112,21 @@ async def _serve_in_order(request: web.Request, call: Call, targets: list[Target
     raise first_error
 
 
+def _serves(target: Target, call: Call) -> bool:
+    """Whether the adapter that would serve ``call`` on ``target`` (its dialect's passthrough, when the
+    provider speaks the client's API natively) supports the call's endpoint."""
+    if call.dialect is not None:
+        native = call.dialect.passthrough_adapter(target.provider.config)
+        if native is not None:
+            return native.supports(call.endpoint)
+    return target.provider.adapter.supports(call.endpoint)
+
+
 async def _serve_target(request: web.Request, call: Call, target: Target, outcome: Outcome) -> web.StreamResponse:
     provider = target.provider
     pconf = provider.config
     network = pconf.network
+    keys = provider.keys
     loop = asyncio.get_running_loop()
     deadline = loop.time() + network.default_request_timeout
     if not provider.limiter.try_acquire():
@@ -124,91 +141,46 @@ async def _serve_target(request: web.Request, call: Call, target: Target, outcom
         tried: list[str] = []
         retries = 0
         last_error: GatewayError | None = None
+        last_refusal: Refusal | None = None
         while True:
-            key = await _next_key(provider, target.model, refused, tried, deadline, last_error)
+            key = await next_key(provider, target.model, refused, tried, deadline, last_error, last_refusal,
+                                 outcome)
             tried.append(key.name)
             outcome.attempts += 1
             outcome.provider, outcome.key = pconf.name, key.name
             call.model = outcome.model = key.aliases.get(target.model, target.model)
+            sent_at = keys.now() if keys.any_cooling else None  # only a key that may be cooling can recover
             try:
-                return await _attempt(request, call, target, key, deadline, outcome)
+                response = await _attempt(request, call, target, key, deadline, outcome)
             except GatewayError as exc:
                 if outcome.committed:
                     raise
                 exc.redact(key.value, key.name)
                 outcome.errors.append(exc.code or exc.type)
+                outcome.failed_on.append((pconf.name, key.name, exc.status))
                 last_error = exc
-                if refused_key(exc):
-                    # the key itself was refused: try the next one at once; this is not a retry
-                    forget = getattr(provider.adapter, "forget_authorization", None)
-                    if forget is not None:  # e.g. a cached Vertex access token the upstream revoked
-                        forget(pconf, key, provider.state)
-                    provider.keys.cool_down(key, COOLDOWN_AUTH_SECONDS, exc.status)
+                last_refusal = refusal(exc, target.model, call.model)
+                if last_refusal is not None:
+                    # the key (or its use of this model) was refused: the next key is tried at once; not a retry
+                    cool_refused(provider, key, target.model, last_refusal, exc.status)
                     refused.append(key.name)
                     continue
                 if exc.status in RATE_LIMIT_STATUSES:
-                    provider.keys.cool_down(key, _cooldown(exc), exc.status)
+                    cool_rate_limited(provider, key, exc)
                 if not exc.retryable or retries >= network.max_retries:
                     raise
-                delay = backoff_seconds(network, retries)
+                delay = retry_delay(network, retries, exc)
                 if loop.time() + delay >= deadline:
-                    raise
+                    raise  # the wait would outlast the timeout: give up on this target now, on to the fallbacks
                 retries += 1
                 log.info("retrying %s in %.3f s after: %s", target.label, delay, exc.message)
                 await asyncio.sleep(delay)
+            else:
+                if sent_at is not None:
+                    keys.served(key, target.model, sent_at)
+                return response
     finally:
         provider.limiter.release()
-
-
-def _cooldown(error: GatewayError) -> float:
-    return error.retry_after if error.retry_after is not None else COOLDOWN_RATE_LIMIT_SECONDS
-
-
-async def _next_key(provider: ProviderRuntime, model: str, refused: list[str], tried: list[str], deadline: float,
-                    last_error: GatewayError | None) -> KeyConfig:
-    """The key for the next attempt: one not tried yet when there is one, else any that is not cooling.
-
-    When every key is cooling down, waits for the soonest rate-limited one if the deadline allows. Else
-    it fails: with the last attempt's own error when there was one (the upstream's status and message),
-    else with 401/403 when every key was refused recently, else with 429 and the wait in ``Retry-After``.
-    """
-    keys = provider.keys
-    key = keys.choose(model, refused + tried) if tried else keys.choose(model)
-    if key is None and tried:
-        key = keys.choose(model, refused)
-    if key is not None:
-        return key
-    if not keys.eligible(model):
-        raise NotFound(f"no key of provider {provider.config.name!r} serves model {model[:200]!r}",
-                       param="model", code="model_not_served")
-    loop = asyncio.get_running_loop()
-    wait = keys.soonest_ready(model, refused, RATE_LIMIT_STATUSES)
-    if wait is not None and loop.time() + wait < deadline:
-        await asyncio.sleep(wait)
-        key = keys.choose(model, refused)
-        if key is not None:
-            return key
-        wait = keys.soonest_ready(model, refused, RATE_LIMIT_STATUSES)  # another request cooled it again
-    name = provider.config.name
-    if last_error is not None:
-        if refused_key(last_error):
-            names = ", ".join(_refused_names(provider, model, refused))
-            last_error.message = f"provider {name!r} refused every eligible key ({names}): {last_error.message}"
-        raise last_error
-    if wait is None:  # no key is merely rate limited: every one was refused recently
-        cls = PermissionDenied if keys.cooling_status(model, refused) == 403 else AuthenticationFailed
-        names = ", ".join(_refused_names(provider, model, refused))
-        raise cls(f"provider {name!r} refused every eligible key ({names}) in the last "
-                  f"{COOLDOWN_AUTH_SECONDS:g} s; fix the keys or retry later", code="keys_refused",
-                  retry_after=keys.soonest_ready(model, refused))
-    raise RateLimited(f"every key of provider {name!r} for {model[:200]!r} is cooling down after rate limits; "
-                      "retry later", code="keys_cooling_down", retry_after=wait, retryable=False)
-
-
-def _refused_names(provider: ProviderRuntime, model: str, refused: list[str]) -> list[str]:
-    """Names (never values) of the eligible keys refused by this request or cooling after a refusal."""
-    cooling = set(provider.keys.cooling_with(REFUSED_STATUSES))
-    return [k.name for k in provider.keys.eligible(model) if k.name in refused or k.name in cooling]
 
 
 async def _attempt(request: web.Request, call: Call, target: Target, key: KeyConfig, deadline: float,
@@ -216,6 +188,11 @@ async def _attempt(request: web.Request, call: Call, target: Target, key: KeyCon
     provider = target.provider
     pconf = provider.config
     adapter = provider.adapter
+    dialect = call.dialect
+    if dialect is not None:  # a client of another API: go through untouched, or translate at both ends
+        native = dialect.passthrough_adapter(pconf)
+        if native is not None:
+            adapter, dialect = native, None
     upstream_request = adapter.build_request(call, pconf, key)
     authorize = getattr(adapter, "authorize", None)
     session = request.app[SESSION]
@@ -241,10 +218,14 @@ async def _attempt(request: web.Request, call: Call, target: Target, key: KeyCon
                 raw = await upstream.read()
                 outcome.first_byte_at = asyncio.get_running_loop().time()
                 answer = adapter.parse_response(call, upstream.headers, raw)
+                if dialect is not None:
+                    answer = dialect.translate_response(call, answer)
                 return web.Response(body=answer, status=200, headers=_served_by(outcome),
                                     content_type=_content_type(adapter, call, upstream))
             call.upstream_headers = upstream.headers
             decoder = adapter.stream_decoder(call)
+            if dialect is not None:
+                decoder = DialectDecoder(decoder, dialect.stream_translator(call), dialect)
             first = await read_first_frames(upstream, decoder)
             outcome.first_byte_at = asyncio.get_running_loop().time()
             streaming = True

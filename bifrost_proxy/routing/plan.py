@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from bifrost_proxy.errors import BadRequest, NotFound
@@ -31,7 +32,35 @@ def split_model(value: Any, param: str = "model") -> tuple[str, str]:
     return provider, model
 
 
-def resolve(runtime: Runtime, value: Any, param: str = "model") -> Target:
+def alias(runtime: Runtime, value: Any) -> Any:
+    """``value`` after ``model_aliases`` (the first glob that matches, in config order); else unchanged."""
+    if isinstance(value, str):
+        for glob, target in runtime.config.model_aliases.items():
+            if fnmatchcase(value, glob):
+                return target
+    return value
+
+
+def qualify(runtime: Runtime, value: Any, default_provider: str) -> Any:
+    """An inbound API's model name as ``PROVIDER/MODEL``: aliased first; a name whose prefix is not a
+    configured provider is a bare name of the inbound API's own provider (``claude-sonnet-4-5`` ->
+    ``anthropic/claude-sonnet-4-5``)."""
+    value = alias(runtime, value)
+    if isinstance(value, str) and value:
+        prefix, slash, _ = value.partition("/")
+        if not slash:
+            return f"{default_provider}/{value}"
+        known = runtime.providers
+        if prefix not in known and prefix not in runtime.config.disabled and default_provider in known:
+            return f"{default_provider}/{value}"  # e.g. "meta-llama/Llama-3-8b" on the API's own provider
+    return value  # "opnai/x" with no provider of the API's own: the 404 names "opnai", the real mistake
+
+
+def resolve(runtime: Runtime, value: Any, param: str = "model", aliased: bool = False) -> Target:
+    """The target ``value`` names; ``aliased``: ``model_aliases`` were applied already (``qualify``), so a
+    catch-all glob does not map the result a second time."""
+    if runtime.config.model_aliases and not aliased:
+        value = alias(runtime, value)
     provider_name, model = split_model(value, param)
     provider = runtime.providers.get(provider_name)
     if provider is None:
@@ -45,9 +74,10 @@ def resolve(runtime: Runtime, value: Any, param: str = "model") -> Target:
     return Target(provider, model)
 
 
-def plan(runtime: Runtime, body: dict[str, Any]) -> list[Target]:
-    """The primary target and its fallbacks (the request's own list, else the provider's default list)."""
-    primary = resolve(runtime, body.get("model"))
+def plan(runtime: Runtime, body: dict[str, Any], aliased: bool = False) -> list[Target]:
+    """The primary target and its fallbacks (the request's own list, else the provider's default list).
+    ``aliased``: the primary's name came from ``qualify`` (an inbound API's endpoint)."""
+    primary = resolve(runtime, body.get("model"), aliased=aliased)
     fallbacks = body.get("fallbacks")
     if fallbacks is None:
         fallbacks = list(primary.provider.config.fallbacks.get(primary.model, ()))

@@ -1,4 +1,5 @@
-"""When to try again, and how long to wait first (exponential backoff with full jitter)."""
+"""When to try again, and how long to wait first (exponential backoff with full jitter, or longer when the
+upstream asked for it)."""
 from __future__ import annotations
 
 import random
@@ -6,8 +7,6 @@ import random
 from bifrost_proxy.config.schema import NetworkConfig
 from bifrost_proxy.errors import GatewayError
 
-# the upstream refused the key itself: cool it down and try the provider's other keys first
-REFUSED_STATUSES = frozenset({401, 403})
 # the upstream rate limited the key: cool it down for its Retry-After, then it may serve again
 RATE_LIMIT_STATUSES = frozenset({429})
 
@@ -23,6 +22,16 @@ def backoff_seconds(network: NetworkConfig, retry: int, rng: random.Random = ran
     return rng.uniform(0.0, ceiling) / 1000.0
 
 
-def refused_key(error: GatewayError) -> bool:
-    """The upstream refused the key itself (401/403): try the provider's other keys before giving up."""
-    return error.status in REFUSED_STATUSES
+def retry_delay(network: NetworkConfig, retry: int, error: GatewayError,
+                rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
+    """Seconds to wait before retry number ``retry`` after ``error``: the backoff, or what the upstream
+    asked for (``Retry-After`` / ``retry-after-ms`` on a 503, a 529 "overloaded" ...) when that is longer.
+
+    A 429's Retry-After is about its key, not the provider: it cools that key down (the key pool holds
+    the wait), so the retry goes to another key after the backoff alone, or waits for that key to be ready.
+    """
+    delay = backoff_seconds(network, retry, rng)
+    asked = error.retry_after
+    if asked is not None and asked > delay and error.status not in RATE_LIMIT_STATUSES:
+        return asked
+    return delay

@@ -10,7 +10,7 @@ from typing import Mapping
 
 from aiohttp import ClientResponse, web
 
-from bifrost_proxy.appkeys import FRAMES_RELAYED
+from bifrost_proxy.appkeys import FRAMES_RELAYED, STREAM_DECODER
 from bifrost_proxy.config.schema import KeyConfig, NetworkConfig
 from bifrost_proxy.errors import GatewayError, UpstreamTimeout
 from bifrost_proxy.providers.base import SSE_MEDIA_TYPE, StreamDecoder
@@ -47,6 +47,8 @@ async def relay_stream(request: web.Request, upstream: ClientResponse, decoder: 
     """Commit a 200 and relay the rest. After this point, failures become one error event (SSE) or a cut
     connection (raw bytes, which have no way to say so in-band); the response is never retried."""
     sse = decoder.media_type == SSE_MEDIA_TYPE
+    if sse and hasattr(decoder, "error_frame"):
+        request[STREAM_DECODER] = decoder  # so a drain cut, too, ends it in the client's own dialect
     response = web.StreamResponse(status=200, headers=headers)
     response.content_type = decoder.media_type
     response.headers.update(STREAM_HEADERS)
@@ -63,7 +65,7 @@ async def relay_stream(request: web.Request, upstream: ClientResponse, decoder: 
     except GatewayError as exc:
         if key is not None:
             exc.redact(key.value, key.name)
-        await _fail(request, response, exc, sse)
+        await _fail(request, response, decoder, exc, sse)
         return response
     except ConnectionResetError:
         return response  # the client is gone; our caller's `async with` closes the upstream
@@ -79,7 +81,9 @@ async def _pump(request: web.Request, upstream: ClientResponse, decoder: StreamD
     loop = asyncio.get_running_loop()
     content = upstream.content
     idle = network.stream_idle_timeout
-    keepalive = network.keepalive_interval if sse and network.keepalive_interval > 0 else 0.0
+    # a client dialect whose SDKs choke on any byte that is not an event (Gemini's) turns pings off
+    pings = sse and network.keepalive_interval > 0 and getattr(decoder, "keepalive", True)
+    keepalive = network.keepalive_interval if pings else 0.0
     now = last_read = last_write = loop.time()
     end_at = now + network.stream_max_duration if network.stream_max_duration > 0 else None
     try:
@@ -127,10 +131,12 @@ def _raise_pending(decoder: StreamDecoder) -> None:
         raise error
 
 
-async def _fail(request: web.Request, response: web.StreamResponse, exc: GatewayError, sse: bool) -> None:
+async def _fail(request: web.Request, response: web.StreamResponse, decoder: StreamDecoder, exc: GatewayError,
+                sse: bool) -> None:
     if sse:
+        error_frame = getattr(decoder, "error_frame", None)  # a client dialect's own error event
         try:
-            await response.write(data_frame(exc.to_dict()))
+            await response.write(error_frame(exc) if error_frame is not None else data_frame(exc.to_dict()))
             await response.write_eof()
         except ConnectionResetError:
             pass

@@ -4,7 +4,7 @@ Recordings (tests/fakes/recordings/anthropic_*) are the samples of Anthropic's s
 errors docs; ``anthropic_overloaded.sse`` is the docs' text stream cut by the docs' ``overloaded_error``
 event. Like Anthropic, the fake refuses a request without ``x-api-key``, ``anthropic-version``,
 ``max_tokens`` or ``messages`` (400/401 with Anthropic's error body), and one whose key is not in
-``valid_keys`` when that is set.
+``valid_keys`` when that is set. ``POST /v1/messages/count_tokens`` answers ``input_tokens``.
 
 Tests queue ``Reply``s for a model; each call takes the next one (the last one repeats). Without a queued
 reply a call answers the recorded text message (the recorded tool-use message when the request offers
@@ -70,6 +70,8 @@ class FakeAnthropic:
         self.base_url = ""
         self.app = web.Application()
         self.app.router.add_post("/v1/messages", self.handle)
+        self.app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
+        self.input_tokens = 14  # what count_tokens answers
 
     def queue(self, model: str, *replies: Reply) -> None:
         self.replies.setdefault(model, []).extend(replies)
@@ -96,6 +98,14 @@ class FakeAnthropic:
         except (asyncio.CancelledError, ConnectionResetError):
             self.client_gone.set()
             raise
+
+    async def count_tokens(self, request: web.Request) -> web.Response:
+        """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``, or Anthropic's refusal."""
+        body = orjson.loads(await request.read())
+        key = request.headers.get("x-api-key")
+        self.calls.append(SeenCall(request.path, dict(request.headers), body, key))
+        refusal = self._refusal(request, {"max_tokens": 0, **body}, key)
+        return refusal or web.json_response({"input_tokens": self.input_tokens})
 
     def _refusal(self, request: web.Request, body: Any, key: str | None) -> web.Response | None:
         if not key or (self.valid_keys is not None and key not in self.valid_keys):

@@ -1,8 +1,9 @@
 """A fault-injecting OpenAI-compatible upstream, steered per key and per request.
 
-Each call takes the next ``Fault`` scripted for its request tag (the body's ``user`` field, so concurrent
-requests of a soak run steer themselves), else for its key (from ``Authorization: Bearer <value>``), else
-the key's standing fault (``always``), else ``OK``. A spent script falls back to the next source, so
+Each call takes the standing fault of its key for its model (``always_for_model``), else the next ``Fault``
+scripted for its request tag (the body's ``user`` field, so concurrent requests of a soak run steer
+themselves), else for its key (from ``Authorization: Bearer <value>``), else the key's standing fault
+(``always``), else ``OK``. A spent script falls back to the next source, so
 ``fake.script(key, Fault(500), Fault(500))`` means "two 500s, then answers". Every call is recorded with
 its key, so tests assert exact upstream call counts; events let tests wait without sleeping.
 """
@@ -25,8 +26,10 @@ class Fault:
 
     status: int = 200
     retry_after: str | None = None  # Retry-After header of an error answer
+    retry_after_ms: str | None = None  # retry-after-ms header of an error answer (OpenAI's, Azure's)
     error_type: str = "server_error"
     error_message: str = "injected fault"
+    error_code: str | None = None  # the error body's "code" (model_not_found, invalid_api_key ...)
     hang: bool = False  # accept the request and never answer
     reset: bool = False  # cut the connection without answering
     hold: bool = False  # wait for ``FaultyOpenAI.gate`` before answering normally
@@ -50,6 +53,7 @@ class FaultCall:
     model: str
     stream: bool
     fault: Fault
+    at: float = 0.0  # loop time when the call arrived
     events_sent: int = 0
     finished: bool = False  # the answer was written to the end
     gone: bool = False  # the gateway closed the connection before the answer was complete
@@ -82,6 +86,7 @@ class FaultyOpenAI:
         self.by_tag: dict[str, list[Fault]] = {}
         self.by_key: dict[str, list[Fault]] = {}
         self.standing: dict[str, Fault] = {}
+        self.standing_for_model: dict[tuple[str, str], Fault] = {}
         self.gate = asyncio.Event()  # opens every ``hold`` fault
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -96,6 +101,10 @@ class FaultyOpenAI:
     def always(self, key: str, fault: Fault) -> None:
         """Every call made with ``key`` answers ``fault`` once its script is spent."""
         self.standing[key] = fault
+
+    def always_for_model(self, key: str, model: str, fault: Fault) -> None:
+        """Every call made with ``key`` for ``model`` answers ``fault`` (before the key's other steering)."""
+        self.standing_for_model[(key, model)] = fault
 
     def script_tag(self, tag: str, *faults: Fault) -> None:
         """The next calls whose body has ``"user": tag`` answer these faults, in order."""
@@ -123,7 +132,10 @@ class FaultyOpenAI:
             self._gone.clear()
             await self._gone.wait()
 
-    def _next(self, key: str | None, tag: str | None) -> Fault:
+    def _next(self, key: str | None, tag: str | None, model: str) -> Fault:
+        for_model = self.standing_for_model.get((key or "", model))
+        if for_model is not None:
+            return for_model
         for queue in (self.by_tag.get(tag or ""), self.by_key.get(key or "")):
             if queue:
                 return queue.pop(0)
@@ -134,8 +146,9 @@ class FaultyOpenAI:
         auth = request.headers.get("Authorization", "")
         key = auth.removeprefix("Bearer ") or None
         tag = body.get("user") if isinstance(body.get("user"), str) else None
-        fault = self._next(key, tag)
-        call = FaultCall(key, tag, str(body.get("model", "")), body.get("stream") is True, fault)
+        model = str(body.get("model", ""))
+        fault = self._next(key, tag, model)
+        call = FaultCall(key, tag, model, body.get("stream") is True, fault, asyncio.get_running_loop().time())
         self.calls.append(call)
         self._arrived.set()
         self.in_flight += 1
@@ -164,8 +177,12 @@ class FaultyOpenAI:
             await asyncio.sleep(fault.first_byte_delay)
         if fault.status >= 400:
             error = {"error": {"message": fault.error_message, "type": fault.error_type, "param": None,
-                               "code": None}}
-            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
+                               "code": fault.error_code}}
+            headers = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = fault.retry_after
+            if fault.retry_after_ms is not None:
+                headers["retry-after-ms"] = fault.retry_after_ms
             return web.Response(status=fault.status, body=orjson.dumps(error), headers=headers,
                                 content_type="application/json")
         if request.path.endswith("/embeddings"):

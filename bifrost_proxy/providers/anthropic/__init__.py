@@ -17,6 +17,8 @@ Helpers for adapters that host Anthropic models behind another envelope (Vertex:
 - ``parse_message(call, obj, created=None) -> dict``: an Anthropic Message as an OpenAI completion
 - ``AnthropicStreamDecoder(call)``: the stream translator (``feed``/``finish``)
 - ``parse_anthropic_error(status, headers, body)`` and ``error_from_event(obj)``: errors
+- ``messages_url(provider, suffix="")`` and ``request_headers(provider, key)``: where and how to send
+  (the Anthropic inbound API's passthrough sends its clients' bodies with them)
 """
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ from bifrost_proxy.providers.anthropic.stream import AnthropicStreamDecoder
 from bifrost_proxy.providers.base import Call, Endpoint, UpstreamRequest
 
 __all__ = ["ADAPTER", "AnthropicAdapter", "AnthropicStreamDecoder", "build_messages_body", "default_max_tokens",
-           "error_from_event", "openai_usage", "parse_anthropic_error", "parse_message", "ANTHROPIC_VERSION"]
+           "error_from_event", "openai_usage", "parse_anthropic_error", "parse_message", "ANTHROPIC_VERSION",
+           "messages_url", "request_headers"]
 
 ANTHROPIC_VERSION = "2023-06-01"
 _VERSIONED_PATH = re.compile(r"/v\d+$")
@@ -59,18 +62,8 @@ class AnthropicAdapter:
         return problems
 
     def build_request(self, call: Call, provider: ProviderConfig, key: KeyConfig) -> UpstreamRequest:
-        base = provider.network.base_url.rstrip("/")
-        url = base + ("/messages" if _VERSIONED_PATH.search(base) else "/v1/messages")
-        # extra_headers may also set anthropic-version; never the body type or the key
-        headers = {k: v for k, v in provider.network.extra_headers.items()
-                   if k.lower() not in ("content-type", "x-api-key")}
-        if not any(k.lower() == "anthropic-version" for k in headers):
-            headers["anthropic-version"] = str(provider.options.get("anthropic_version", ANTHROPIC_VERSION))
-        headers["Content-Type"] = "application/json"
-        if key.value:
-            headers["x-api-key"] = key.value
         body = build_messages_body(call, provider.options.get("default_max_tokens"))
-        return UpstreamRequest("POST", url, headers, orjson.dumps(body))
+        return UpstreamRequest("POST", messages_url(provider), request_headers(provider, key), orjson.dumps(body))
 
     def parse_response(self, call: Call, headers: Mapping[str, str], body: bytes) -> bytes:
         try:
@@ -87,6 +80,26 @@ class AnthropicAdapter:
 
     def stream_decoder(self, call: Call) -> AnthropicStreamDecoder:
         return AnthropicStreamDecoder(call)
+
+
+def messages_url(provider: ProviderConfig, suffix: str = "") -> str:
+    """``{base_url}/v1/messages`` (``/messages`` when base_url already ends in a version), plus ``suffix``
+    (``/count_tokens``)."""
+    base = provider.network.base_url.rstrip("/")
+    return base + ("/messages" if _VERSIONED_PATH.search(base) else "/v1/messages") + suffix
+
+
+def request_headers(provider: ProviderConfig, key: KeyConfig) -> dict[str, str]:
+    """extra_headers, ``anthropic-version``, the JSON content type and the provider's key."""
+    # extra_headers may also set anthropic-version; never the body type or the key
+    headers = {k: v for k, v in provider.network.extra_headers.items()
+               if k.lower() not in ("content-type", "x-api-key")}
+    if not any(k.lower() == "anthropic-version" for k in headers):
+        headers["anthropic-version"] = str(provider.options.get("anthropic_version", ANTHROPIC_VERSION))
+    headers["Content-Type"] = "application/json"
+    if key.value:
+        headers["x-api-key"] = key.value
+    return headers
 
 
 ADAPTER = AnthropicAdapter()

@@ -44,22 +44,29 @@ class GeminiAdapter:
             return base
         return f"{base}/{provider.options.get('api_version', DEFAULT_API_VERSION)}"
 
-    def build_request(self, call: Call, provider: ProviderConfig, key: KeyConfig) -> UpstreamRequest:
-        path = model_path(call.model)
-        url = f"{self.api_root(provider)}/{quote(path, safe='/@')}"
-        if call.endpoint is Endpoint.CHAT:
-            body = build_generate_body(call)
-            url += ":streamGenerateContent?alt=sse" if call.stream else ":generateContent"
-        elif call.endpoint is Endpoint.EMBEDDINGS:
-            body = build_embed_body(call, path)
-            url += ":batchEmbedContents"
-        else:
-            raise BadRequest(f"the gemini wire type does not serve the {call.endpoint.value} endpoint")
+    def generate_url(self, call: Call, provider: ProviderConfig) -> str:
+        """``generateContent`` (``streamGenerateContent?alt=sse`` for streams) of ``call.model``."""
+        url = f"{self.api_root(provider)}/{quote(model_path(call.model), safe='/@')}"
+        return url + (":streamGenerateContent?alt=sse" if call.stream else ":generateContent")
+
+    def headers(self, provider: ProviderConfig, key: KeyConfig) -> dict[str, str]:
         headers = dict(provider.network.extra_headers)
         headers["Content-Type"] = "application/json"
         if key.value:
             headers["x-goog-api-key"] = key.value
-        return UpstreamRequest("POST", url, headers, orjson.dumps(body))
+        return headers
+
+    def build_request(self, call: Call, provider: ProviderConfig, key: KeyConfig) -> UpstreamRequest:
+        if call.endpoint is Endpoint.CHAT:
+            body = build_generate_body(call)
+            url = self.generate_url(call, provider)
+        elif call.endpoint is Endpoint.EMBEDDINGS:
+            path = model_path(call.model)
+            body = build_embed_body(call, path)
+            url = f"{self.api_root(provider)}/{quote(path, safe='/@')}:batchEmbedContents"
+        else:
+            raise BadRequest(f"the gemini wire type does not serve the {call.endpoint.value} endpoint")
+        return UpstreamRequest("POST", url, self.headers(provider, key), orjson.dumps(body))
 
     def parse_response(self, call: Call, headers: Mapping[str, str], body: bytes) -> bytes:
         if call.endpoint is Endpoint.EMBEDDINGS:

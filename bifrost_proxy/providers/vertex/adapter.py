@@ -100,11 +100,16 @@ class VertexAdapter:
         else:
             raise BadRequest(f"Vertex AI does not serve {call.endpoint.value} for model {call.model[:200]!r}",
                              param="model")
+        return UpstreamRequest("POST", self.url(call, provider, key, method), self.headers(provider, key),
+                               orjson.dumps(body))
+
+    def headers(self, provider: ProviderConfig, key: KeyConfig) -> dict[str, str]:
+        """Without the OAuth token, which ``authorize`` adds; an express-mode API key goes here."""
         headers = dict(provider.network.extra_headers)
         headers["Content-Type"] = "application/json"
         if key.value and not setting(provider, key, "auth_credentials"):
             headers["x-goog-api-key"] = key.value
-        return UpstreamRequest("POST", self.url(call, provider, key, method), headers, orjson.dumps(body))
+        return headers
 
     async def authorize(self, request: UpstreamRequest, provider: ProviderConfig, key: KeyConfig, session: Any,
                         state: dict[str, Any]) -> None:

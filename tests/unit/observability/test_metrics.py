@@ -91,13 +91,19 @@ async def test_state_gauges_are_read_at_scrape_time():
     waiter = asyncio.ensure_future(openai.limiter.acquire())
     await asyncio.sleep(0)
     openai.keys.cool_down(openai.config.keys[1], 60, 429)
+    openai.keys.cool_down(openai.config.keys[0], 60, 404, model="gpt-4o")
+    openai.keys.cool_down(openai.config.keys[0], 60, 404, model="o1")
     drain.streams[waiter] = object()  # type: ignore[assignment]
     got = samples(metrics)
+    cooldowns = {(dict(labels)["key"], dict(labels)["reason"]): v for (name, labels), v in got.items()
+                 if name == "bifrost_key_cooldowns" and dict(labels)["provider"] == "openai"}
+    assert cooldowns == {("primary", "refused"): 0, ("primary", "model_refused"): 2, ("primary", "rate_limited"): 0,
+                         ("backup", "refused"): 0, ("backup", "model_refused"): 0, ("backup", "rate_limited"): 1}
     assert got[("bifrost_provider_in_flight", (("provider", "openai"),))] == 1
     assert got[("bifrost_provider_queue_depth", (("provider", "openai"),))] == 1
     assert got[("bifrost_provider_queue_depth", (("provider", "anthropic"),))] == 0
     assert got[("bifrost_key_cooling_down", (("key", "backup"), ("provider", "openai")))] == 1
-    assert got[("bifrost_key_cooling_down", (("key", "primary"), ("provider", "openai")))] == 0
+    assert got[("bifrost_key_cooling_down", (("key", "primary"), ("provider", "openai")))] == 1  # for two models
     assert got[("bifrost_streams_in_flight", ())] == 1
     openai.limiter.release()
     await waiter

@@ -8,7 +8,8 @@ from types import MappingProxyType
 import pytest
 
 from bifrost_proxy.config.schema import KeyConfig, NetworkConfig, ProviderConfig
-from bifrost_proxy.routing.keypool import MAX_CACHED_MODEL_LENGTH, MAX_CACHED_MODELS, KeyPool
+from bifrost_proxy.routing.keypool import MAX_CACHED_MODEL_LENGTH, MAX_CACHED_MODELS, MAX_MODEL_COOLDOWNS, \
+    MODEL_REFUSED, RATE_LIMITED, REFUSED, KeyPool
 
 
 class Clock:
@@ -64,45 +65,107 @@ def test_only_keys_whose_models_admit_the_model_are_chosen():
 
 def test_excluded_and_cooling_keys_are_skipped_until_the_cooldown_ends():
     keys, clock = pool(A, B)
-    keys.cool_down(A, 2.0, 429)
+    keys.cool_down(A, 2.0, 429, RATE_LIMITED)
     assert {keys.choose("m").name for _ in range(100)} == {"b"}
     assert keys.choose("m", exclude=["b"]) is None
     assert keys.soonest_ready("m", exclude=["b"]) == pytest.approx(2.0)
-    assert keys.cooling() == ["a"]
+    assert keys.cooling() == ["a"] and keys.cooling_for("m") == ["a"]
     clock.now += 2.0
     assert keys.choose("m", exclude=["b"]).name == "a"
-    assert keys.cooling() == []
+    assert keys.cooling() == [] and keys.cooling_for("m") == []
 
 
-def test_a_cooldown_is_never_shortened_and_remembers_its_status():
+def test_a_cooldown_is_never_shortened_and_remembers_its_reason():
     keys, clock = pool(A, B)
-    keys.cool_down(A, 60.0, 401)
-    keys.cool_down(A, 1.0, 429)  # a shorter rate-limit cooldown does not cut the refusal short
+    keys.cool_down(A, 60.0, 401, REFUSED)
+    keys.cool_down(A, 1.0, 429, RATE_LIMITED)  # a shorter rate-limit cooldown does not cut the refusal short
     clock.now += 30
     assert keys.choose("m", exclude=["b"]) is None
-    assert keys.cooling_with({401, 403}) == ["a"]
-    keys.cool_down(B, 5.0, 429)
-    assert keys.cooling_status("m") is None  # a refused and a rate-limited key: no single reason
-    assert keys.cooling_status("m", exclude=["b"]) == 401
-    # only rate-limited keys are worth waiting for
-    assert keys.soonest_ready("m", statuses={429}) == pytest.approx(5.0)
-    assert keys.soonest_ready("m", exclude=["b"], statuses={429}) is None
+    assert [(name, reason) for name, reason, _, _ in keys.cooldowns()] == [("a", REFUSED)]
+    keys.cool_down(B, 5.0, 429, RATE_LIMITED)
+    # only rate-limited keys are worth waiting for; a refused one is tried again instead
     assert keys.soonest_ready("m") == pytest.approx(5.0)
+    assert keys.soonest_ready("m", exclude=["b"]) is None
+    assert keys.oldest_refused("m").name == "a"
+    assert keys.oldest_refused("m", exclude=["a"]) is None  # b is rate limited: waited for, not retried
+
+
+def test_a_refusal_of_one_model_leaves_the_keys_other_models_served():
+    keys, clock = pool(A, B)
+    keys.cool_down(A, 60.0, 404, MODEL_REFUSED, model="gpt-4o")
+    assert {keys.choose("gpt-4o").name for _ in range(100)} == {"b"}
+    assert {keys.choose("gpt-4o-mini").name for _ in range(400)} == {"a", "b"}
+    assert keys.cooling_for("gpt-4o") == ["a"] and keys.cooling_for("gpt-4o-mini") == []
+    assert keys.cooldowns() == [("a", MODEL_REFUSED, "gpt-4o", pytest.approx(60.0))]
+    assert keys.cooling() == ["a"]
+    clock.now += 60
+    assert keys.cooling_for("gpt-4o") == []
+
+
+def test_a_key_refused_for_every_model_is_skipped_for_each():
+    keys, _ = pool(A, B)
+    keys.cool_down(A, 60.0, 401, REFUSED)
+    for model in ("gpt-4o", "gpt-4o-mini", "o1"):
+        assert keys.choose(model, exclude=["b"]) is None
+        assert keys.oldest_refused(model).name == "a"
+
+
+def test_the_key_refused_longest_ago_is_tried_first():
+    c = KeyConfig(name="c", value="vc", weight=1.0)
+    keys, clock = pool(A, B, c)
+    keys.cool_down(B, 60.0, 401, REFUSED)
+    clock.now += 1
+    keys.cool_down(A, 60.0, 403, REFUSED)
+    clock.now += 1
+    keys.cool_down(c, 60.0, 404, MODEL_REFUSED, model="m")
+    assert [keys.oldest_refused("m", exclude=done).name for done in ([], ["b"], ["b", "a"])] == ["b", "a", "c"]
+    assert keys.oldest_refused("m", exclude=["a", "b", "c"]) is None
+    # refused again: now the newest refusal, so the others come first
+    keys.cool_down(B, 60.0, 401, REFUSED)
+    assert keys.oldest_refused("m").name == "a"
+
+
+def test_a_key_that_answers_again_stops_cooling_unless_refused_after_its_attempt_was_sent():
+    keys, clock = pool(A, B)
+    keys.cool_down(A, 60.0, 401, REFUSED)
+    keys.cool_down(A, 60.0, 404, MODEL_REFUSED, model="m")
+    keys.cool_down(B, 30.0, 429, RATE_LIMITED)
+    clock.now += 1
+    sent = keys.now()
+    keys.served(A, "m", sent)
+    keys.served(B, "m", sent)  # a rate limit runs out on its own
+    assert keys.cooling() == ["b"]
+    keys.cool_down(A, 60.0, 401, REFUSED)  # refused by another request while this attempt ran
+    keys.served(A, "m", sent - 0.5)
+    assert sorted(keys.cooling()) == ["a", "b"]
+
+
+def test_model_cooldowns_are_bounded_because_clients_name_the_models():
+    keys, clock = pool(A)
+    for i in range(MAX_MODEL_COOLDOWNS + 10):
+        keys.cool_down(A, 60.0, 404, MODEL_REFUSED, model=f"made-up-{i}")
+    assert len(keys.cooldowns()) == MAX_MODEL_COOLDOWNS
+    keys.cool_down(A, 60.0, 401, REFUSED)  # a cooldown of the whole key is always kept
+    assert len(keys.cooldowns()) == MAX_MODEL_COOLDOWNS + 1
+    clock.now += 61
+    keys.cool_down(A, 60.0, 404, MODEL_REFUSED, model="real")  # expired ones make room
+    assert [model for _, _, model, _ in keys.cooldowns()] == ["real"]
 
 
 def test_soonest_ready_is_zero_when_a_key_is_ready_and_none_when_all_are_excluded():
     keys, _ = pool(A, B)
-    keys.cool_down(A, 3.0, 429)
+    keys.cool_down(A, 3.0, 429, RATE_LIMITED)
     assert keys.soonest_ready("m") == 0.0
     assert keys.soonest_ready("m", exclude=["a", "b"]) is None
 
 
 def test_expired_cooldowns_are_forgotten_so_the_fast_path_returns():
     keys, clock = pool(A, B)
-    keys.cool_down(A, 1.0, 429)
+    keys.cool_down(A, 1.0, 429, RATE_LIMITED)
+    keys.cool_down(B, 1.0, 404, MODEL_REFUSED, model="m")
     clock.now += 1.5
     keys.choose("m")
-    assert keys._cool_until == {} and keys._cool_status == {}
+    assert keys._cooling == {} and not keys.any_cooling
 
 
 def test_single_key_without_cooldown_is_returned_without_a_draw():

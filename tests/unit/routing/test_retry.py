@@ -1,4 +1,4 @@
-"""Backoff bounds (full jitter) and which errors count as a refused key."""
+"""Backoff bounds (full jitter), and the upstream's Retry-After taking over when it asks for longer."""
 from __future__ import annotations
 
 import random
@@ -6,8 +6,8 @@ import random
 import pytest
 
 from bifrost_proxy.config.schema import NetworkConfig
-from bifrost_proxy.errors import AuthenticationFailed, BadRequest, from_upstream_status
-from bifrost_proxy.routing.retry import backoff_seconds, refused_key
+from bifrost_proxy.errors import from_upstream_status
+from bifrost_proxy.routing.retry import backoff_seconds, retry_delay
 
 NETWORK = NetworkConfig(base_url="http://x", retry_backoff_initial_ms=100.0, retry_backoff_max_ms=1000.0)
 
@@ -35,8 +35,20 @@ def test_only_transient_upstream_statuses_are_retryable(status, retryable):
     assert from_upstream_status(status, "m").retryable is retryable
 
 
-def test_refused_key_is_401_and_403_whatever_the_error_type():
-    assert refused_key(AuthenticationFailed("no"))
-    assert refused_key(from_upstream_status(403, "forbidden", error_type="invalid_request_error"))
-    assert not refused_key(BadRequest("bad"))
-    assert not refused_key(from_upstream_status(429, "slow down"))
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 529])
+def test_a_retry_after_longer_than_the_backoff_is_the_wait(status):
+    error = from_upstream_status(status, "busy", retry_after=1.0)
+    assert {retry_delay(NETWORK, n, error) for n in range(6)} == {1.0}
+
+
+def test_a_retry_after_shorter_than_the_backoff_leaves_the_backoff():
+    error = from_upstream_status(503, "busy", retry_after=0.0)
+    rng, same = random.Random(7), random.Random(7)
+    assert [retry_delay(NETWORK, 3, error, rng) for _ in range(20)] == \
+        [backoff_seconds(NETWORK, 3, same) for _ in range(20)]
+
+
+def test_a_429s_retry_after_is_held_by_its_key_not_by_the_retry():
+    """The 429 cools its key for the Retry-After; another key may serve after the backoff alone."""
+    error = from_upstream_status(429, "slow down", retry_after=30.0)
+    assert all(retry_delay(NETWORK, n, error) <= 1.0 for n in range(6))
