@@ -21,13 +21,13 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import FRAMES_RELAYED, GRANT
+from bifrost_proxy.appkeys import COST_USD, FRAMES_RELAYED, GRANT, VIRTUAL_KEY
 from bifrost_proxy.config.schema import Config
 from bifrost_proxy.governance.errors import HOW_TO_SEND, BudgetExceeded, InvalidVirtualKey, KeyRateLimited, \
     ModelNotAllowed, StoreDown
 from bifrost_proxy.governance.keys import KeyEntry, KeyTable, digest, presented_key
 from bifrost_proxy.governance.pricing import PriceTable
-from bifrost_proxy.governance.shapes import iso
+from bifrost_proxy.governance.shapes import iso, key_object
 from bifrost_proxy.governance.store.base import GovernanceStore, StoreUnavailable, Window
 from bifrost_proxy.governance.store.memory import MemoryStore
 from bifrost_proxy.governance.windows import WindowClock
@@ -101,6 +101,7 @@ class Governance:
         if not entry.record.is_active:
             raise InvalidVirtualKey(f"the virtual key {entry.name!r} is inactive")
         grant = request[GRANT] = Grant(entry)
+        request[VIRTUAL_KEY] = entry.name  # the dashboard's row names it
         return grant
 
     # --- 2. may it, and is there room ---
@@ -166,9 +167,9 @@ class Governance:
     def finish(self, grant: Grant, request: web.Request, status: int) -> None:
         """The request is over (the middleware's last step; 499: the client left): charge its tokens and their
         price to the periods it was admitted in (a call that ran across a reset counts where it began)."""
-        if not grant.windows:
-            return
         outcome = grant.outcome
+        if outcome is None:  # refused before it was admitted, or never asked for a model
+            return
         call = outcome.call
         usage = call.usage
         tokens_in, tokens_out = token_counts(usage)
@@ -181,7 +182,10 @@ class Governance:
             if price is None:
                 price = self.price_of(outcome, grant.targets)
             cost = (tokens_in * price.input + tokens_out * price.output) / 1_000_000 if price is not None else 0.0
-            self.store.charge(grant.entry.name, grant.windows, tokens_in + tokens_out, cost)
+            if grant.windows:
+                self.store.charge(grant.entry.name, grant.windows, tokens_in + tokens_out, cost)
+            if price is not None:
+                request[COST_USD] = cost
         except Exception:  # accounting must never turn an answer into an error; say so loudly instead
             log.exception("charging virtual key %r failed", grant.entry.name)
 
@@ -205,26 +209,25 @@ class Governance:
         self.seen[name] = (windows, used)
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every key with its limits and budget against their current usage, as this process last saw them
-        (its last admission, or the store read every few seconds): the dashboard. Never a value."""
+        """Every key as the admin API shows it (Bifrost's object: ``rate_limit.request_current_usage``,
+        ``budget.current_usage`` ...), with usage as this process last saw it: its last admission, or the
+        store read every few seconds. For the dashboard; never a value."""
         now = time.time()
         out = []
         for entry in self.table.by_name.values():
             windows, used = self.seen.get(entry.name, ((), ()))
             counters = {(w.metric, w.start): u for w, u in zip(windows, used)}
-            limits, budget = [], None
-            for metric, limit, duration in entry.limits:
-                start, end = self.clock.period(duration, now)
-                value = counters.get((metric, start), 0.0)
-                if metric == "cost":
-                    budget = {"max_limit": limit, "spent": round(value, 6), "reset_duration": duration,
-                              "resets_at": iso(end)}
-                else:
-                    limits.append({"metric": metric, "limit": limit, "used": value, "reset_duration": duration,
-                                   "resets_at": iso(end)})
-            out.append({"name": entry.name, "is_active": entry.record.is_active, "source": entry.record.source,
-                        "limits": limits, "budget": budget})
+            usage = {}
+            for metric, _, duration in entry.limits:
+                start = self.clock.period(duration, now)[0]
+                usage[metric] = (counters.get((metric, start), 0.0), start)
+            out.append(key_object(entry.record, usage))
         return out
+
+    async def recent_requests(self, limit: int) -> list[dict[str, Any]]:
+        """The newest request rows the store keeps (the dashboard's table after a restart, or from every
+        instance sharing a Redis store), newest first."""
+        return await self.store.recent_requests(limit)
 
 
 def refusal(entry: KeyEntry, window: Window, used: float, now: float) -> Exception:
