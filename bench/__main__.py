@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.runner import main
 from bench.scenarios import SCENARIOS
 
-ALL_TARGETS = "direct,floor,bifrost"
+ALL_TARGETS = "direct,floor,bifrost,bifrost-gov"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -6,6 +6,7 @@ stopped before the next one starts, so targets never compete for a core.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,30 @@ providers:
     keys: [{{name: bench, value: sk-bench}}]
     network_config: {{base_url: "http://127.0.0.1:{port}"}}
 """
+# bifrost+gov: the load generator's "Authorization: Bearer sk-bench" is a virtual key with request and token
+# limits and a budget, so every request is authenticated, admitted against three limits and charged
+GOVERNANCE_CONFIG = """\
+governance:
+  enabled: true
+  store: "{store}"
+  virtual_keys:
+    - name: bench
+      value: sk-bench
+      provider_configs: [{{provider: openai, allowed_models: ["*"]}}]
+      rate_limit: {{request_max_limit: 1000000000, request_reset_duration: 1d,
+                   token_max_limit: 1000000000000, token_reset_duration: 1d}}
+      budget: {{max_limit: 1000000000, reset_duration: 1M}}
+pricing:
+  "openai/*": {{input: 0.15, output: 0.60}}   # the bench's model names (gpt-4o-mini-c100-d10, whisper-1)
+"""
+
+
+def governance_store(workdir: Path) -> str:
+    """The SQLite store when this checkout has it (the issue's target), else the in-memory one (same hot path:
+    SQLite keeps its counters in a MemoryStore and writes them in the background)."""
+    if importlib.util.find_spec("bifrost_proxy.governance.store.sqlite") is not None:
+        return f"sqlite:///{workdir / 'governance.db'}"
+    return "memory"
 
 
 @dataclass(frozen=True)
@@ -28,6 +53,7 @@ class TargetSpec:
     kind: str           # direct | floor | bifrost
     workers: int = 1
     unavailable: str = ""  # why it is not measured ("n/a (no --workers)")
+    governance: bool = False  # bifrost+gov: every request carries a virtual key with limits and a budget
 
 
 @dataclass
@@ -63,8 +89,11 @@ def plan_targets(wanted: list[str]) -> list[TargetSpec]:
                 elif workers > 1 and "--workers" not in help_text:
                     reason = "n/a (no --workers)"
                 out.append(TargetSpec(f"bifrost w={workers}", "bifrost", workers, reason))
+        elif name == "bifrost-gov":  # one worker: a SQLite store counts in one process
+            reason = "n/a (bifrost_proxy does not start)" if help_text.startswith("error") else ""
+            out.append(TargetSpec("bifrost+gov w=1", "bifrost", 1, reason, governance=True))
         else:
-            raise SystemExit(f"unknown target {name!r}: use direct, floor, bifrost, bifrost1, bifrost2")
+            raise SystemExit(f"unknown target {name!r}: use direct, floor, bifrost, bifrost1, bifrost2, bifrost-gov")
     return out
 
 
@@ -90,8 +119,11 @@ async def started(spec: TargetSpec, upstream_port: int, pinning: Pinning, workdi
     if spec.kind == "floor":
         cmd = [python(), "-m", "bench.floor", "--upstream", f"http://127.0.0.1:{upstream_port}", "--port", str(port)]
     else:
-        config = workdir / "bifrost.yaml"
-        config.write_text(GATEWAY_CONFIG.format(port=upstream_port))
+        config = workdir / ("bifrost-gov.yaml" if spec.governance else "bifrost.yaml")
+        text = GATEWAY_CONFIG.format(port=upstream_port)
+        if spec.governance:
+            text += GOVERNANCE_CONFIG.format(store=governance_store(workdir))
+        config.write_text(text)
         cmd = [python(), "-m", "bifrost_proxy", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "info"]
         if has_workers_flag:

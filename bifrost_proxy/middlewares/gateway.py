@@ -30,11 +30,12 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
     start = asyncio.get_running_loop().time()  # loop time, like Outcome.first_byte_at
     started = time.perf_counter()  # uvloop's loop.time() moves in millisecond steps: too coarse for durations
     status = 499  # the client left before we answered (nginx's convention)
+    governance = request.app.get(GOVERNANCE)
+    grant = None
     try:
         try:
-            governance = request.app.get(GOVERNANCE)
             if governance is not None and governance.enforcing and request.path.startswith(GOVERNED):
-                governance.authenticate(request)  # 401 here, before the body is read; issue 12
+                grant = governance.authenticate(request)  # 401 here, before the body is read; issue 12
             response = await handler(request)
         except asyncio.CancelledError:
             if task not in drain.cut:
@@ -48,6 +49,8 @@ async def gateway_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     finally:
         drain.done(task)
+        if grant is not None:
+            governance.finish(grant, request, status)  # charge the virtual key what the call used
         duration = time.perf_counter() - started
         record(request, status, duration, start)
         request.app[RECORDER].record(request, status, duration, start)  # the dashboard: no I/O, no lock
