@@ -39,8 +39,6 @@ class FakeGovernance:
         self.stored = stored or []
         self.fail = False
 
-    enforcing = False  # it only feeds the dashboard; the real one checks keys (governance/enforce.py)
-
     def attach(self, app: web.Application) -> "FakeGovernance":
         app[GOVERNANCE] = self
         app[RECORDER].listeners.append(self.on_row)
