@@ -178,6 +178,15 @@ def build_table(results: Results, targets: list[str], cores: dict[str, int]) -> 
     t.row("S5 gateway CPU per request (non-stream)", "µs/request (utime+stime)", "S5", cpu, "<= 1.0x floor",
           lambda b: ratio_ok(f(b, "S5", "us_per_req"), f("floor", "S5", "us_per_req"), 1.0, higher=False))
 
+    if any(x.startswith("bifrost+gov") for x in targets):  # issue 12: governance on costs <= 10 % CPU
+        def gov_ratio(target: str) -> float | None:
+            x, ref = f(target, "S5", "us_per_req"), f("bifrost w=1", "S5", "us_per_req")
+            return x / ref if target.startswith("bifrost+gov") and x is not None and ref else None
+
+        t.row("S5 governance on (virtual key, 3 limits, budget)", "CPU per request over bifrost w=1", "S5",
+              lambda x: "—" if gov_ratio(x) is None else f"{100 * (gov_ratio(x) - 1):+.1f}%", "<= +10%",
+              lambda b: None if gov_ratio(b) is None else gov_ratio(b) <= 1.10)
+
     def big(s: str) -> Callable[[str], str]:
         def cell(target: str) -> str:
             text = f"{num(f(target, s, 'rps'), 1)} req/s = {num(f(target, s, 'mib_s'))} MiB/s{ratios(target, s)}"

@@ -34,5 +34,5 @@ def make_app(config: Config) -> web.Application:
         from bifrost_proxy.governance.setup import add_governance  # its store's dependencies load only then
 
         add_governance(app, config)
-    setup_ui(app)  # after governance: the dashboard shows its keys when it is on
+    setup_ui(app)
     return app

@@ -20,7 +20,8 @@ DEADLINES = web.AppKey("deadlines", "Deadlines")  # routing/deadlines.py: one ti
 # the dashboard: its recorder (fed once per finished request) and its pages
 RECORDER = web.AppKey("recorder", "Recorder")
 DASHBOARD = web.AppKey("dashboard", "Dashboard")
-# virtual keys (governance/): present only when governance.enabled or an admin key is configured
+# virtual keys (issue 12), when governance.enabled or an admin key is set: snapshot() -> per key its
+# limits, usage and spend
 GOVERNANCE = web.AppKey("governance", "Governance")
 
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -30,9 +31,10 @@ DIALECT = web.RequestKey("dialect", "Dialect")
 STREAM_DECODER = web.RequestKey("stream_decoder", "StreamDecoder")
 # who served the call and how many tries it took, left by dispatch for the access log and metrics
 OUTCOME = web.RequestKey("outcome", "Outcome")
-# what a governed request cost in USD, set by governance when it charges, shown by the dashboard
-COST_USD = web.RequestKey("cost_usd", float)
 # the request's virtual key and what admission said, left by governance for dispatch and the headers
 GRANT = web.RequestKey("grant", "Grant")
 # how many frames a streamed answer relayed (sse/relay.py): a cut stream is charged by it (governance/enforce.py)
 FRAMES_RELAYED = web.ResponseKey("frames_relayed", int)
+# set by governance while serving a request, shown by the dashboard: the virtual key's name, the cost in USD
+VIRTUAL_KEY = web.RequestKey("virtual_key", str)
+COST_USD = web.RequestKey("cost_usd", float)

@@ -64,8 +64,8 @@ def parse_config(data: Any, source: str = "<config>", env: Mapping[str, str] | N
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(providers=MappingProxyType(providers), server=server, client=client, source=source,
-                  warnings=tuple(r.warnings), disabled=MappingProxyType(r.disabled), governance=governance,
-                  pricing=MappingProxyType(pricing), model_aliases=aliases)
+                  warnings=tuple(r.warnings), disabled=MappingProxyType(r.disabled), model_aliases=aliases,
+                  governance=governance, pricing=MappingProxyType(pricing))
 
 
 def _model_aliases(r: _Reader, value: Any) -> Mapping[str, str]:

@@ -10,7 +10,7 @@ Per request, in this order (README "Teams and keys"):
    cannot answer -> 503, never an uncounted call.
 3. after the answer (or the client leaving): ``charge`` adds the upstream's token usage and its price; a
    stream cut before its usage arrived is charged an estimate (``estimate``).
-The ``x-ratelimit-*`` headers go on every answer of a key with limits (``on_prepare``).
+The ``x-ratelimit-*`` headers go on every answer of a key with limits (``headers.py``).
 """
 from __future__ import annotations
 
@@ -21,31 +21,35 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import COST_USD, FRAMES_RELAYED, GRANT
+from bifrost_proxy.appkeys import COST_USD, FRAMES_RELAYED, GRANT, VIRTUAL_KEY
 from bifrost_proxy.config.schema import Config
 from bifrost_proxy.governance.errors import HOW_TO_SEND, BudgetExceeded, InvalidVirtualKey, KeyRateLimited, \
     ModelNotAllowed, StoreDown
-from bifrost_proxy.governance.keys import KeyEntry, KeyTable, hash_value, presented_key
+from bifrost_proxy.governance.keys import KeyEntry, KeyTable, digest, presented_key
 from bifrost_proxy.governance.pricing import PriceTable
-from bifrost_proxy.governance.shapes import iso
+from bifrost_proxy.governance.shapes import iso, key_object
 from bifrost_proxy.governance.store.base import GovernanceStore, StoreUnavailable, Window
+from bifrost_proxy.governance.store.memory import MemoryStore
 from bifrost_proxy.governance.windows import WindowClock
 from bifrost_proxy.observability.metrics import token_counts
 
 log = logging.getLogger("bifrost_proxy.governance")
 BYTES_PER_TOKEN = 4  # the usual estimate for English text; only used when the upstream's count never came
+CLIENT_LEFT = 499  # the middleware's status for a request whose client went away
 Route = Callable[..., Awaitable[web.StreamResponse]]
 
 
 class Grant:
     """What governance knows about one request: its key, and what admission said (for the headers)."""
 
-    __slots__ = ("entry", "windows", "used", "response", "now")
+    __slots__ = ("entry", "outcome", "targets", "windows", "headers", "response", "now")
 
     def __init__(self, entry: KeyEntry) -> None:
         self.entry = entry
-        self.windows: list[Window] = []
-        self.used: tuple[float, ...] = ()
+        self.outcome: Any = None  # dispatch's Outcome, once admitted
+        self.targets: list = []  # those it may use
+        self.windows: list[Window] = []  # its limits' periods, once admitted: charged to these
+        self.headers: list[tuple[str, str]] = []  # the x-ratelimit-* headers to write (headers.py)
         self.response: web.StreamResponse | None = None  # a streamed answer, to count what it relayed
         self.now = 0.0
 
@@ -62,8 +66,18 @@ class Governance:
         self.clock = WindowClock()
         self.table = KeyTable([], None)
         self.loaded = False  # False until the keys were read from the store once: unknown keys then get 503
-        # key name -> {(metric, period start): counter}, as this process last saw it (dashboard, headers)
-        self.seen: dict[str, dict[tuple[str, int], float]] = {}
+        # key name -> (windows, counters) as the store last answered for it (the dashboard)
+        self.seen: dict[str, tuple[Any, tuple[float, ...]]] = {}
+
+    @property
+    def store(self) -> GovernanceStore:
+        return self._store
+
+    @store.setter
+    def store(self, store: GovernanceStore) -> None:
+        self._store = store
+        # a store whose admission is the in-memory one (memory, SQLite) is asked without a coroutine
+        self.admit_now = store.admit_now if type(store).admit is MemoryStore.admit else None  # type: ignore
 
     async def reload_keys(self) -> None:
         """Read every key from the store into a new table (the refresh loop, and the admin API after a change)."""
@@ -74,11 +88,11 @@ class Governance:
             del self.seen[name]
 
     # --- 1. who is calling ---
-    def authenticate(self, request: web.Request) -> None:
+    def authenticate(self, request: web.Request) -> Grant:
         value = presented_key(request)
         if not value:
             raise InvalidVirtualKey("this gateway needs a virtual key: " + HOW_TO_SEND)
-        entry = self.table.by_hash.get(hash_value(value))
+        entry = self.table.by_digest.get(digest(value))
         if entry is None:
             if not self.loaded:
                 raise StoreDown("the gateway cannot check virtual keys yet: its governance store has not "
@@ -86,37 +100,52 @@ class Governance:
             raise InvalidVirtualKey("the virtual key is not valid: it is unknown or was revoked")
         if not entry.record.is_active:
             raise InvalidVirtualKey(f"the virtual key {entry.name!r} is inactive")
-        request[GRANT] = Grant(entry)
+        grant = request[GRANT] = Grant(entry)
+        request[VIRTUAL_KEY] = entry.name  # the dashboard's row names it
+        return grant
 
     # --- 2. may it, and is there room ---
-    async def serve(self, request: web.Request, call: Any, targets: list, outcome: Any, route: Route
-                    ) -> web.StreamResponse:
-        grant = request[GRANT]
-        entry = grant.entry
-        targets = self.permitted(entry, targets)
-        now = time.time()
-        windows = entry.windows(self.clock, now)
-        if windows:
-            try:
-                admission = await self.store.admit(entry.name, windows)
-            except StoreUnavailable as exc:
-                log.warning("governance store unavailable, refusing %s: %s", request.path[:100], exc)
-                raise StoreDown("the gateway cannot count this request against its virtual key's limits right "
-                                "now (governance store unavailable); retry shortly", retry_after=1) from None
-            grant.windows, grant.used, grant.now = windows, admission.used, now
-            self.remember(entry.name, windows, admission.used)
-            if admission.refused is not None:
-                raise refusal(entry, windows[admission.refused], admission.used[admission.refused], now)
-        cut = True  # until the route returns or fails by itself: a cancellation means the client left
+    def admit(self, request: web.Request, call: Any, targets: list, outcome: Any, route: Route
+              ) -> Awaitable[web.StreamResponse]:
+        """Check the model, count the request, and return ``route``'s coroutine to serve it. A store that
+        keeps its counters in memory (memory, SQLite) answers without suspending, so no coroutine frame is
+        added to the request; Redis is awaited first."""
         try:
-            response = await route(request, call, targets, outcome)
-            cut = False
-            return response
-        except Exception:
-            cut = False
-            raise
-        finally:
-            self.charge(grant, call, targets, outcome, request, cut)
+            grant = request[GRANT]
+        except KeyError:  # a route outside /v1, /anthropic, /genai: no key was asked for
+            return route(request, call, targets, outcome)
+        entry = grant.entry
+        if entry.rules is not None or entry.has_budget or len(targets) > 1:
+            targets = self.permitted(entry, targets)
+        grant.targets, grant.outcome = targets, outcome
+        grant.now = now = time.time()
+        windows = entry.windows(self.clock, now)
+        if windows:  # limits: the store counts this request against every one of them at once
+            if self.admit_now is None:
+                return self._admit_then_route(request, call, targets, outcome, route, grant, windows)
+            admission = self.admit_now(entry.name, windows)
+            grant.windows, used = windows, admission.used
+            grant.headers = entry.headers.build(windows, used, now)
+            self.seen[entry.name] = (windows, used)
+            if admission.refused is not None:
+                raise refusal(entry, windows[admission.refused], used[admission.refused], now)
+        return route(request, call, targets, outcome)
+
+    async def _admit_then_route(self, request: web.Request, call: Any, targets: list, outcome: Any, route: Route,
+                                grant: Grant, windows: list[Window]) -> web.StreamResponse:
+        try:
+            admission = await self.store.admit(grant.entry.name, windows)
+        except StoreUnavailable as exc:
+            log.warning("governance store unavailable, refusing %s: %s", request.path[:100], exc)
+            raise StoreDown("the gateway cannot count this request against its virtual key's limits right now "
+                            "(governance store unavailable); retry shortly", retry_after=1) from None
+        entry, used = grant.entry, admission.used
+        grant.windows = windows
+        grant.headers = entry.headers.build(windows, used, grant.now)
+        self.seen[entry.name] = (windows, used)
+        if admission.refused is not None:
+            raise refusal(entry, windows[admission.refused], used[admission.refused], grant.now)
+        return await route(request, call, targets, outcome)
 
     def permitted(self, entry: KeyEntry, targets: list) -> list:
         """The targets this key may use: the primary must be allowed (else 403); fallbacks that are not are
@@ -135,24 +164,30 @@ class Governance:
             not entry.has_budget or self.prices.price(t.provider.config.name, t.model) is not None)]
 
     # --- 3. what it cost ---
-    def charge(self, grant: Grant, call: Any, targets: list, outcome: Any, request: web.Request, cut: bool) -> None:
+    def finish(self, grant: Grant, request: web.Request, status: int) -> None:
+        """The request is over (the middleware's last step; 499: the client left): charge its tokens and their
+        price to the periods it was admitted in (a call that ran across a reset counts where it began)."""
+        outcome = grant.outcome
+        if outcome is None:  # refused before it was admitted, or never asked for a model
+            return
+        call = outcome.call
         usage = call.usage
         tokens_in, tokens_out = token_counts(usage)
-        if outcome.committed and (cut or not usage):
+        if outcome.committed and (status == CLIENT_LEFT or not usage):
             tokens_in, tokens_out = estimate(request, call, grant, tokens_in, tokens_out)
         if not tokens_in and not tokens_out:
             return
-        price = self.price_of(outcome, targets)
-        cost = price.cost(tokens_in, tokens_out) if price is not None else 0.0
-        request[COST_USD] = cost  # the dashboard's row
-        entry = grant.entry
-        windows = entry.windows(self.clock, time.time())
-        self.store.charge(entry.name, windows, tokens_in + tokens_out, cost)
-        seen = self.seen.setdefault(entry.name, {})
-        for w in windows:
-            amount = tokens_in + tokens_out if w.metric == "tokens" else cost if w.metric == "cost" else 0
-            if amount:
-                seen[(w.metric, w.start)] = seen.get((w.metric, w.start), 0.0) + amount
+        try:
+            price = self.prices.price(outcome.provider, outcome.model or "") if outcome.provider else None
+            if price is None:
+                price = self.price_of(outcome, grant.targets)
+            cost = (tokens_in * price.input + tokens_out * price.output) / 1_000_000 if price is not None else 0.0
+            if grant.windows:
+                self.store.charge(grant.entry.name, grant.windows, tokens_in + tokens_out, cost)
+            if price is not None:
+                request[COST_USD] = cost
+        except Exception:  # accounting must never turn an answer into an error; say so loudly instead
+            log.exception("charging virtual key %r failed", grant.entry.name)
 
     def price_of(self, outcome: Any, targets: list):
         """The price of the model that answered: by its upstream name, else by the name the client asked for
@@ -170,40 +205,29 @@ class Governance:
         return price
 
     def remember(self, name: str, windows: list[Window], used: tuple[float, ...]) -> None:
-        seen = self.seen.setdefault(name, {})
-        for window, value in zip(windows, used):
-            seen[(window.metric, window.start)] = value
-        if len(seen) > 4 * len(windows) + 4:  # periods that ended: forget them
-            current = {(w.metric, w.start) for w in windows}
-            for stale in [k for k in seen if k not in current]:
-                del seen[stale]
-
-    async def recent_requests(self, limit: int) -> list[dict[str, Any]]:
-        """The dashboard's stored rows, newest first: after a restart, and from every instance (Redis)."""
-        return await self.store.recent_requests(limit)
+        """What the store said ``name``'s counters are (admission, admin API, the periodic read)."""
+        self.seen[name] = (windows, used)
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every key with its limits and budget against their current usage, as this process last saw them,
-        in Bifrost's field names (``rate_limit.request_current_usage``, ``budget.current_usage``): the
-        dashboard. Never a value."""
+        """Every key as the admin API shows it (Bifrost's object: ``rate_limit.request_current_usage``,
+        ``budget.current_usage`` ...), with usage as this process last saw it: its last admission, or the
+        store read every few seconds. For the dashboard; never a value."""
         now = time.time()
         out = []
         for entry in self.table.by_name.values():
-            seen = self.seen.get(entry.name, {})
-            rate_limit: dict[str, Any] = {}
-            budget = None
-            for metric, limit, duration in entry.limits:
-                start, _ = self.clock.period(duration, now)
-                used = seen.get((metric, start), 0.0)
-                if metric == "cost":
-                    budget = {"max_limit": limit, "current_usage": round(used, 6), "reset_duration": duration}
-                else:
-                    kind = "request" if metric == "requests" else "token"
-                    rate_limit.update({f"{kind}_max_limit": limit, f"{kind}_current_usage": used,
-                                       f"{kind}_reset_duration": duration})
-            out.append({"name": entry.name, "is_active": entry.record.is_active, "source": entry.record.source,
-                        "rate_limit": rate_limit or None, "budget": budget})
+            windows, used = self.seen.get(entry.name, ((), ()))
+            counters = {(w.metric, w.start): u for w, u in zip(windows, used)}
+            usage = {}
+            for metric, _, duration in entry.limits:
+                start = self.clock.period(duration, now)[0]
+                usage[metric] = (counters.get((metric, start), 0.0), start)
+            out.append(key_object(entry.record, usage))
         return out
+
+    async def recent_requests(self, limit: int) -> list[dict[str, Any]]:
+        """The newest request rows the store keeps (the dashboard's table after a restart, or from every
+        instance sharing a Redis store), newest first."""
+        return await self.store.recent_requests(limit)
 
 
 def refusal(entry: KeyEntry, window: Window, used: float, now: float) -> Exception:
@@ -232,30 +256,3 @@ def estimate(request: web.Request, call: Any, grant: Grant, tokens_in: int, toke
     response = grant.response
     relayed = response.get(FRAMES_RELAYED, 0) if response is not None else 0
     return tokens_in, max(tokens_out, relayed)
-
-
-async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    """OpenAI's ``x-ratelimit-*`` headers on every answer of a key with limits, errors included."""
-    grant = request.get(GRANT)
-    if grant is None:
-        return
-    if not isinstance(response, web.Response):
-        grant.response = response
-    headers = response.headers
-    for window, used in zip(grant.windows, grant.used):
-        if window.metric == "cost":
-            continue
-        kind = window.metric  # "requests" or "tokens"
-        headers[f"x-ratelimit-limit-{kind}"] = str(int(window.limit))
-        headers[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(window.limit - used)))
-        headers[f"x-ratelimit-reset-{kind}"] = reset_text(window.end - grant.now)
-
-
-def reset_text(seconds: float) -> str:
-    """A wait in OpenAI's header style: ``59.5s``, ``6m0s``, ``1h2m3s``."""
-    if seconds < 60:
-        return f"{max(0.0, round(seconds, 1)):g}s"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes}m{secs}s" if hours else f"{minutes}m{secs}s"

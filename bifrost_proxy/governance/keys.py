@@ -14,6 +14,7 @@ from typing import Any, Pattern
 
 from aiohttp import web
 
+from bifrost_proxy.governance.headers import RateLimitHeaders
 from bifrost_proxy.governance.store.base import VirtualKeyRecord, Window
 from bifrost_proxy.governance.windows import WindowClock
 
@@ -23,6 +24,11 @@ BEARER = "bearer "
 def hash_value(value: str) -> str:
     """The stored form of a key's value: hex SHA-256 of its UTF-8 bytes."""
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def digest(value: str) -> bytes:
+    """The raw SHA-256 of a presented value: the request path's lookup key (no hex to format or hash)."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -55,7 +61,7 @@ def _compile(globs: tuple[str, ...]) -> Pattern[str] | None:
 class KeyEntry:
     """One key as the request path needs it: its record, its model rules compiled, its limits as a list."""
 
-    __slots__ = ("record", "name", "rules", "limits", "has_budget", "_windows", "_until")
+    __slots__ = ("record", "name", "rules", "limits", "has_budget", "headers", "_windows", "_until")
 
     def __init__(self, record: VirtualKeyRecord) -> None:
         self.record = record
@@ -79,6 +85,7 @@ class KeyEntry:
             limits.append(("cost", record.budget.max_limit, record.budget.reset_duration))
         self.limits = tuple(limits)
         self.has_budget = record.budget is not None
+        self.headers = RateLimitHeaders()  # the x-ratelimit-* headers of its answers
         self._windows: list[Window] = []
         self._until = 0.0
 
@@ -106,10 +113,17 @@ class KeyEntry:
 class KeyTable:
     """Keys by value hash, built from the store's records; replaced whole on every change (never mutated)."""
 
-    __slots__ = ("by_hash", "by_name", "version")
+    __slots__ = ("by_digest", "by_name", "version")
 
     def __init__(self, records: list[VirtualKeyRecord], version: Any) -> None:
         entries = [KeyEntry(r) for r in records]
-        self.by_hash = {e.record.value_hash: e for e in entries}
+        self.by_digest = {bytes.fromhex(e.record.value_hash): e for e in entries if _is_hex(e.record.value_hash)}
         self.by_name = {e.name: e for e in entries}
         self.version = version
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        return len(bytes.fromhex(text)) == 32
+    except ValueError:
+        return False  # a record stored with a broken hash can never match: leave it out

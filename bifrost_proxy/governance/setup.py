@@ -5,7 +5,8 @@ from aiohttp import web
 
 from bifrost_proxy.appkeys import GOVERNANCE
 from bifrost_proxy.config.schema import Config
-from bifrost_proxy.governance.enforce import Governance, on_prepare
+from bifrost_proxy.governance.enforce import Governance
+from bifrost_proxy.governance.headers import on_prepare
 from bifrost_proxy.governance.store import open_store
 from bifrost_proxy.governance.sync import governance_ctx
 

@@ -140,10 +140,13 @@ def read_rate_limit(value: Any, path: str, problems: list[str]) -> RateLimit | N
         if type(limit) is not int or limit < 1:
             problems.append(f"{path}.{kind}_max_limit: must be a whole number >= 1")
             continue
+        if duration is None:
+            problems.append(f"{path}.{kind}_reset_duration: required with {kind}_max_limit (e.g. 1m, 1h, 1d)")
+            continue
         try:
             parts[f"{kind}_reset_duration"] = parse_duration(duration)
         except ValueError as exc:
-            problems.append(f"{path}.{kind}_reset_duration: {'required with ' + kind + '_max_limit; ' if duration is None else ''}{exc}")
+            problems.append(f"{path}.{kind}_reset_duration: {exc}")
             continue
         parts[f"{kind}_max_limit"] = limit
     return RateLimit(**parts) if parts else None

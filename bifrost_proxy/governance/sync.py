@@ -12,20 +12,24 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
-from typing import AsyncIterator
+from typing import TYPE_CHECKING, AsyncIterator
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import GOVERNANCE, RUNTIME
+from bifrost_proxy.appkeys import GOVERNANCE, RECORDER, RUNTIME
 from bifrost_proxy.config.schema import Config
 from bifrost_proxy.governance.enforce import Governance
 from bifrost_proxy.governance.pricing import PriceTable
 from bifrost_proxy.governance.store import describe_store
-from bifrost_proxy.governance.store.base import StoreUnavailable, VirtualKeyRecord
+from bifrost_proxy.governance.store.base import GovernanceStore, StoreUnavailable, VirtualKeyRecord
 from bifrost_proxy.routing.runtime import RuntimeHolder
+
+if TYPE_CHECKING:
+    from bifrost_proxy.ui.recorder import Recorder
 
 log = logging.getLogger("bifrost_proxy.governance")
 REFRESH_SECONDS = 0.5
+ROWS_SECONDS = 0.2  # request rows into the store: the recorder's ring (2,000) lasts 0.2 s at 10,000 req/s
 USAGE_EVERY = 10  # ticks between two reads of every key's usage for the dashboard (5 s)
 MAX_POLLED_KEYS = 1000
 EXIT_STORE = 1
@@ -80,6 +84,10 @@ class KeySync:
             await self.apply(config)
         if await governance.store.keys_version() != governance.table.version or not governance.loaded:
             await governance.reload_keys()
+            if any(r.name not in governance.table.by_name for r in config.governance.virtual_keys):
+                # the store lost keys the config declares (a Redis restarted without persistence): put them back
+                await self.seed(governance.config)
+                await governance.reload_keys()
         self.ticks += 1
         if self.ticks % USAGE_EVERY == 0:
             await self.poll_usage()
@@ -137,21 +145,58 @@ def _same(a: VirtualKeyRecord, b: VirtualKeyRecord) -> bool:
     return replace(a, created_at=0.0, updated_at=0.0) == replace(b, created_at=0.0, updated_at=0.0)
 
 
+class RowForwarder:
+    """The dashboard's request rows into the store (its table after a restart, and across instances on
+    Redis), taken from the recorder's ring every ``ROWS_SECONDS``: nothing is added to the request path.
+    The ring holds 2,000 rows, so past 10,000 requests a second some rows are not stored."""
+
+    __slots__ = ("recorder", "store", "seen")
+
+    def __init__(self, recorder: "Recorder", store: GovernanceStore) -> None:
+        self.recorder, self.store = recorder, store
+        self.seen = recorder.count
+
+    def forward(self) -> None:
+        from bifrost_proxy.ui.recorder import as_row
+
+        recorder = self.recorder
+        count, capacity = recorder.count, recorder.capacity
+        if count == self.seen:
+            return
+        first = max(self.seen, count - capacity)
+        rows = [recorder.rows[i % capacity] for i in range(first, count)]
+        self.seen = count
+        self.store.record_requests([as_row(raw) for raw in rows if raw is not None])
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(ROWS_SECONDS)
+            try:
+                self.forward()
+            except Exception as exc:  # a bug here must not stop the forwarding, nor flood the log
+                log.error("storing request rows failed: %s: %s", type(exc).__name__, exc)
+
+
 async def governance_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: the store is open while the app serves, and closed (flushed) after its last request."""
     governance = app[GOVERNANCE]
     sync = KeySync(governance, app[RUNTIME])
     await sync.start()
-    task = asyncio.get_running_loop().create_task(sync.run())
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(sync.run())]
+    recorder = app.get(RECORDER)
+    rows = RowForwarder(recorder, governance.store) if recorder is not None else None
+    if rows is not None:
+        tasks.append(loop.create_task(rows.run()))
     try:
         yield
     finally:
-        task.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        try:
+            if rows is not None:
+                rows.forward()  # the last requests' rows go into the store's final flush
             await governance.store.close()
         except Exception as exc:  # the store's last flush failed: say what may be lost, then go on stopping
             log.error("closing the governance store failed, the last second of usage may be lost: %s", exc)

@@ -51,6 +51,7 @@ class Gateway:
         start = asyncio.get_running_loop().time()  # loop time, like Outcome.first_byte_at
         started = time.perf_counter()  # uvloop's loop.time() moves in millisecond steps: too coarse for durations
         status = 499  # the client left before we answered (nginx's convention)
+        grant = None
         try:
             try:
                 info = self.plain.get((request.method, request.rel_url.path_safe))
@@ -59,7 +60,7 @@ class Gateway:
                 request._match_info = info
                 governance = self.governance
                 if governance is not None and governance.enforcing and request.path.startswith(GOVERNED):
-                    governance.authenticate(request)  # 401 here, before the body is read; issue 12
+                    grant = governance.authenticate(request)  # 401 here, before the body is read; issue 12
                 if request.headers.get("Expect") is not None:  # "100-continue", as Application._handle does
                     response = await info.expect_handler(request)
                     await request.writer.drain()
@@ -79,6 +80,8 @@ class Gateway:
             return response
         finally:
             drain.done(task)
+            if grant is not None:
+                self.governance.finish(grant, request, status)  # charge the virtual key what the call used
             duration = time.perf_counter() - started
             record(request, status, duration, start)
             self.recorder.record(request, status, duration, start)  # the dashboard: no I/O, no lock

@@ -26,7 +26,7 @@ from typing import Any, Awaitable
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import CLIENT, DEADLINES, GOVERNANCE, GRANT, SESSION
+from bifrost_proxy.appkeys import CLIENT, DEADLINES, GOVERNANCE, SESSION
 from bifrost_proxy.config.schema import KeyConfig
 from bifrost_proxy.errors import GatewayError, NotFound, UpstreamTimeout
 from bifrost_proxy.inbound.base import DialectDecoder
@@ -51,8 +51,9 @@ def dispatch(request: web.Request, call: Call, targets: list[Target],
     frame less on every resume of the request.
     """
     outcome.call = call
-    if GRANT in request:  # a virtual key: its model rules and limits come first (governance/enforce.py)
-        return request.app[GOVERNANCE].serve(request, call, targets, outcome, _route)
+    governance = request.app.get(GOVERNANCE)
+    if governance is not None and governance.enforcing:  # a virtual key's model rules and limits come first
+        return governance.admit(request, call, targets, outcome, _route)
     return _route(request, call, targets, outcome)
 
 

@@ -10,7 +10,7 @@ What the dashboard reads from governance (issue 12), when ``app[GOVERNANCE]`` is
   with Bifrost's field names and current usage (``ui/state.py`` picks the fields it shows);
 - ``recent_requests(limit)`` (``async``, optional): stored rows, newest first, to join the table;
 - ``admin_key``, unless the config carries ``governance.admin_key`` itself;
-- on each request, ``request[GRANT].entry.name`` (the virtual key's name) and ``request[COST_USD]`` for its row.
+- on each request, ``request[VIRTUAL_KEY]`` (the virtual key's name) and ``request[COST_USD]`` for its row.
 """
 from __future__ import annotations
 
@@ -38,12 +38,7 @@ async def _close_watchers(app: web.Application) -> None:
 
 async def _note_governance(app: web.Application) -> None:
     # on_startup runs after every cleanup_ctx has opened its resources, the governance store among them
-    governance = app.get(GOVERNANCE)
-    app[RECORDER].governed = governance is not None
-    store = getattr(governance, "store", None)
-    if store is not None:  # recent requests outlive a restart and are shared by instances (issue 14)
-        record = store.record_requests  # buffered by the store: nothing awaited on the request path
-        app[RECORDER].listeners.append(lambda row: record((row,)))
+    app[RECORDER].governed = app.get(GOVERNANCE) is not None
 
 
 def setup_ui(app: web.Application) -> None:

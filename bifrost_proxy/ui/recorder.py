@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aiohttp import web
 
-from bifrost_proxy.appkeys import COST_USD, GRANT, OUTCOME, REQUEST_ID
+from bifrost_proxy.appkeys import COST_USD, OUTCOME, REQUEST_ID, VIRTUAL_KEY
 from bifrost_proxy.observability.metrics import token_counts
 from bifrost_proxy.ui.series import Series
 
@@ -93,8 +93,7 @@ class Recorder:
         second = int(now)
         virtual_key = cost = None
         if self.governed:
-            grant = request.get(GRANT)
-            virtual_key, cost = (grant.entry.name if grant is not None else None), request.get(COST_USD)
+            virtual_key, cost = request.get(VIRTUAL_KEY), request.get(COST_USD)
         route = request.path[:MAX_ROUTE_LENGTH]
         if outcome is None:
             self.series.record(second, status, None, duration, None, 0, 0)

@@ -27,6 +27,8 @@ PRICE_PER_TOKEN = 0.001  # USD
 
 
 class FakeGovernance:
+    enforcing = False  # the gateway asks for no virtual key: the fake only feeds the dashboard's panels
+
     def __init__(self, admin_key: str | None = None, stored: list[dict] | None = None,
                  request_limit: int = 60) -> None:
         self.admin_key = admin_key
@@ -36,8 +38,6 @@ class FakeGovernance:
         self.spent = 0.0
         self.stored = stored or []
         self.fail = False
-
-    enforcing = False  # it only feeds the dashboard; the real one checks keys (governance/enforce.py)
 
     def attach(self, app: web.Application) -> "FakeGovernance":
         app[GOVERNANCE] = self

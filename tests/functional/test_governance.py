@@ -246,7 +246,8 @@ async def test_a_stream_cut_before_its_usage_is_charged_an_estimate(serve_app, f
 
 
 async def test_a_client_that_leaves_mid_stream_is_charged_for_what_was_relayed(serve_app, fake_openai, http):
-    base, store, _ = await governed(serve_app, fake_openai, [team_a()])
+    base, store, _ = await governed(serve_app, fake_openai, [team_a(
+        rate_limit={"token_max_limit": 10**6, "token_reset_duration": "1d"})])
     fake_openai.queue("gpt-4o-mini", Reply(gate_after=2))
     raw = orjson.dumps({**CHAT, "stream": True})
     resp = await http.post(f"{base}/v1/chat/completions", data=raw,
@@ -348,3 +349,25 @@ async def test_audio_transcription_is_governed_too(serve_app, fake_openai, http)
         assert (await resp.json())["error"]["code"] == "model_not_allowed"
     async with http.post(f"{base}/v1/audio/transcriptions", data=aiohttp.FormData({"model": "openai/whisper-1"})) as resp:
         assert resp.status == 401  # no key: refused before the upload is read
+
+
+async def test_the_dashboard_shows_each_key_its_usage_and_spend_and_its_requests_reach_the_store(
+        serve_app, fake_openai, http):
+    limits = {"rate_limit": {"request_max_limit": 10, "request_reset_duration": "1d"},
+              "budget": {"max_limit": 5, "reset_duration": "1M"}}
+    base, store, _ = await governed(serve_app, fake_openai, [team_a(**limits)], pricing=PRICE)
+    for _ in range(2):
+        async with http.post(f"{base}/v1/chat/completions", json=CHAT, headers=bearer(TEAM_A)) as resp:
+            assert resp.status == 200
+    async with http.get(f"{base}/ui/api/snapshot", headers=bearer(ADMIN)) as resp:
+        assert resp.status == 200
+        snapshot = await resp.json()
+        text = await resp.text()
+    [key] = snapshot["virtual_keys"]
+    assert key["name"] == "team-a" and key["requests"] == {"used": 2, "limit": 10, "reset": "1d"}
+    assert key["budget"]["limit"] == 5 and key["budget"]["used"] == pytest.approx(CALL_COST)  # as of the 2nd admission
+    rows = [r for r in snapshot["requests"] if r["route"] == "/v1/chat/completions"]
+    assert [(r["virtual_key"], r["cost"]) for r in rows] == [("team-a", pytest.approx(CALL_COST))] * 2
+    assert TEAM_A not in text
+    stored = await eventually(lambda: [r for r in store.recent if r["route"] == "/v1/chat/completions"])
+    assert len(stored) == 2 and {r["virtual_key"] for r in stored} == {"team-a"}  # rows kept across restarts

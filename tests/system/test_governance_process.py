@@ -84,7 +84,7 @@ async def test_open_to_the_world_without_governance_logs_one_warning(launch, fak
 
 
 def test_workers_with_a_process_local_store_refuse_to_start_naming_redis(tmp_path):
-    for store in ("sqlite", "sqlite:///gov.db", "memory"):
+    for store in ("sqlite", "sqlite://gov.db", "memory"):
         config = openai_config("http://127.0.0.1:9")
         config["governance"] = {"enabled": True, "store": store, "virtual_keys": [{"name": "a", "value": TEAM_A}]}
         path = tmp_path / "bifrost.json"

@@ -2,11 +2,12 @@
 
 ``governance.store`` picks one:
 - ``sqlite`` (default): ``governance.db`` in ``$STATE_DIRECTORY`` (systemd's ``StateDirectory=``), else in
-  ``./.bifrost-proxy/``; ``sqlite:///PATH`` names the file (SQLAlchemy's form: ``sqlite:///rel/g.db`` is
-  relative, ``sqlite:////var/lib/g.db`` absolute). One process: counters live in its memory.
-- ``redis://HOST:PORT/DB`` (or ``rediss://``): shared by every instance and worker.
+  ``./.bifrost-proxy/``; ``sqlite:///var/lib/g.db`` names the file (``sqlite://g.db``: relative to the
+  working directory). One process: counters live in its memory.
+- ``redis://HOST:PORT/DB`` (or ``rediss://``, ``unix://``): shared by every instance and worker.
 - ``memory``: nothing persisted (tests, and a gateway that wants limits without state across restarts).
-The SQLite and Redis modules are imported only when chosen, so their dependencies load only then.
+The SQLite and Redis modules are imported only when chosen, so their dependencies load only then; the
+server and the ``keys`` CLI read a spec with the same functions (``store/sqlite.py: sqlite_path``).
 """
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ def check_store_spec(spec: str) -> str | None:
     """Why ``spec`` names no store, or None."""
     if spec in ("sqlite", "memory"):
         return None
-    if spec.startswith("sqlite:///"):
-        return None if spec[len("sqlite:///"):] else "sqlite:/// needs a file path after it"
+    if spec.startswith("sqlite://"):
+        return None if spec[len("sqlite://"):] else "sqlite:// needs a file path after it (sqlite:///var/lib/g.db)"
     if spec.startswith(("redis://", "rediss://", "unix://")):
         return None
-    return f"unknown store {spec[:100]!r}"
+    return f"unknown store {spec.split('://')[0][:100]!r}"
 
 
 def store_kind(spec: str) -> str:
@@ -34,17 +35,6 @@ def store_kind(spec: str) -> str:
     if spec.startswith("sqlite"):
         return "sqlite"
     return "memory" if spec == "memory" else "redis"
-
-
-def sqlite_path(spec: str, state_dir: str | os.PathLike[str] | None = None) -> str:
-    """The database file of a ``sqlite`` / ``sqlite:///PATH`` spec."""
-    if spec.startswith("sqlite:///"):
-        return spec[len("sqlite:///"):]
-    if state_dir is not None:
-        return str(Path(state_dir) / "governance.db")
-    from bifrost_proxy.governance.store.sqlite import default_sqlite_path
-
-    return default_sqlite_path()
 
 
 def open_store(spec: str, state_dir: str | os.PathLike[str] | None = None) -> GovernanceStore:
@@ -62,9 +52,11 @@ def open_store(spec: str, state_dir: str | os.PathLike[str] | None = None) -> Go
 
         return MemoryStore()
     if kind == "sqlite":
-        from bifrost_proxy.governance.store.sqlite import SqliteStore
+        from bifrost_proxy.governance.store.sqlite import SqliteStore, sqlite_path
 
-        return SqliteStore(sqlite_path(spec, state_dir))
+        path = str(Path(state_dir) / "governance.db") if spec == "sqlite" and state_dir is not None \
+            else sqlite_path(spec)
+        return SqliteStore(path)
     from bifrost_proxy.governance.store.redis import RedisStore
 
     return RedisStore(spec)

@@ -54,23 +54,31 @@ class MemoryStore:
 
     def admit_now(self, name: str, windows: list[Window]) -> Admission:
         counters = self.counters
-        used: list[float] = []
+        keys, entries, used = [], [], []  # each counter looked up once: this runs for every request
+        refused = None
         for index, window in enumerate(windows):
-            value = self._value(name, window)
-            if value + 1 > window.limit if window.metric == "requests" else value >= window.limit:
-                return Admission(tuple(used) + tuple(self._value(name, w) for w in windows[index:]), index)
+            key = (name, window.metric, window.start)
+            entry = counters.get(key)
+            value = 0.0 if entry is None else entry[0]
+            keys.append(key)
+            entries.append(entry)
             used.append(value)
+            if refused is None and (value + 1 > window.limit if window.metric == "requests" else value >= window.limit):
+                refused = index
+        if refused is not None:
+            return Admission(tuple(used), refused)
+        dirty = self.dirty
         for index, window in enumerate(windows):
             if window.metric == "requests":
-                counter = (name, "requests", window.start)
-                entry = counters.get(counter)
+                entry = entries[index]
                 if entry is None:
-                    counters[counter] = [1.0, window.end]
+                    counters[keys[index]] = [1.0, window.end]
                 else:
                     entry[0] += 1.0
-                self.dirty.add(counter)
+                dirty.add(keys[index])
                 used[index] += 1.0
-        self._forget_ended()
+        if len(counters) >= 4 * (len(self.keys) + 1) * 3:
+            self._forget_ended()
         return Admission(tuple(used))
 
     def charge(self, name: str, windows: list[Window], tokens: int, cost: float) -> None:

@@ -101,9 +101,9 @@ def test_errors_name_the_field_path():
                                                                                      "budget": {"max_limit": 1}}]},
         ]}, "pricing": {"gpt-4o": {"input": 1}, "openai/x": {"input": -2, "currency": "EUR"}}})
     expected = [
-        "governance.store: unknown store 'postgres://db'",
+        "governance.store: unknown store 'postgres'; use sqlite, sqlite:///PATH, redis://HOST:PORT/DB or memory",
         "governance.rate_limits[0].request_reset_duration: required with request_max_limit",
-        "governance.virtual_keys[0].rate_limit.token_reset_duration: must be a duration like 30s",
+        "governance.virtual_keys[0].rate_limit.token_reset_duration: '1 hour' is not a duration",
         "governance.virtual_keys[0].budget.max_limit: must be a number of USD > 0",
         "governance.virtual_keys[1].name: duplicate virtual key name 'a'",
         "governance.virtual_keys[1].value: the same value as virtual_keys[0]",

@@ -47,7 +47,7 @@ def test_every_instant_is_in_its_period(duration, now):
 
 @pytest.mark.parametrize("text", ["", "1", "m", "0m", "-1h", "1.5h", "1 h", "1mo", "1D", "10000000s", None, 5])
 def test_bad_durations_are_refused_with_what_one_looks_like(text):
-    with pytest.raises(ValueError, match="30s, 5m, 1h, 1d, 1w, 1M or 1Y"):
+    with pytest.raises(ValueError, match="is not a duration: .* e.g. 30s, 5m, 1h, 1d, 1w, 1M, 1Y"):
         parse_duration(text)
 
 

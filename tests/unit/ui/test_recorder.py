@@ -1,11 +1,9 @@
 """The ring of recent requests: fixed size, newest first, metadata only; listeners get each row once."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from aiohttp.test_utils import make_mocked_request
 
-from bifrost_proxy.appkeys import COST_USD, GRANT, OUTCOME, REQUEST_ID
+from bifrost_proxy.appkeys import COST_USD, OUTCOME, REQUEST_ID, VIRTUAL_KEY
 from bifrost_proxy.providers.base import Call, Endpoint
 from bifrost_proxy.routing.dispatch import Outcome
 from bifrost_proxy.ui.recorder import FIELDS, MAX_ERROR_KINDS, Recorder, as_row
@@ -34,7 +32,7 @@ def test_a_row_holds_the_metadata_and_never_the_prompt_or_a_key_value():
     recorder = Recorder()
     recorder.governed = True  # governance leaves the virtual key's name and the cost on the request
     request = served(usage={"prompt_tokens": 11, "completion_tokens": 22}, errors=("rate_limit_error",), attempts=2)
-    request[GRANT] = SimpleNamespace(entry=SimpleNamespace(name="team-a"))  # what governance leaves
+    request[VIRTUAL_KEY] = "team-a"
     request[COST_USD] = 0.0012
     row = as_row(recorder.add(request, request[OUTCOME], 200, 0.050, 100.0, T0))
     assert row == {
@@ -112,7 +110,7 @@ def test_a_huge_route_or_model_is_cut_short():
 def test_without_governance_the_virtual_key_and_cost_are_not_looked_up():
     recorder = Recorder()
     request = served()
-    request[GRANT] = SimpleNamespace(entry=SimpleNamespace(name="team-a"))  # what governance leaves
+    request[VIRTUAL_KEY] = "team-a"
     row = as_row(recorder.add(request, request[OUTCOME], 200, 0.01, 100.0, T0))
     assert row["virtual_key"] is None and row["cost"] is None
 
