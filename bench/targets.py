@@ -5,14 +5,16 @@ stopped before the next one starts, so targets never compete for a core.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator
 
-from bench.procs import Pinning, free_port, python, running
+from bench.procs import Pinning, free_port, pinned, python, running, spawn, stop
 
 GATEWAY_CONFIG = """\
 # written by python -m bench: one OpenAI-compatible provider pointing at the fake upstream
@@ -53,7 +55,7 @@ class TargetSpec:
     kind: str           # direct | floor | bifrost
     workers: int = 1
     unavailable: str = ""  # why it is not measured ("n/a (no --workers)")
-    governance: bool = False  # bifrost+gov: every request carries a virtual key with limits and a budget
+    governance: str = ""  # "sqlite" or "redis": every request carries a virtual key with limits and a budget
 
 
 @dataclass
@@ -91,9 +93,14 @@ def plan_targets(wanted: list[str]) -> list[TargetSpec]:
                 out.append(TargetSpec(f"bifrost w={workers}", "bifrost", workers, reason))
         elif name == "bifrost-gov":  # one worker: a SQLite store counts in one process
             reason = "n/a (bifrost_proxy does not start)" if help_text.startswith("error") else ""
-            out.append(TargetSpec("bifrost+gov w=1", "bifrost", 1, reason, governance=True))
+            out.append(TargetSpec("bifrost+gov w=1", "bifrost", 1, reason, governance="sqlite"))
+        elif name == "bifrost-gov-redis":  # the same key on a Redis store: one round trip per request
+            reason = "n/a (bifrost_proxy does not start)" if help_text.startswith("error") else \
+                "" if shutil.which("redis-server") else "n/a (redis-server not installed)"
+            out.append(TargetSpec("bifrost+gov/redis w=1", "bifrost", 1, reason, governance="redis"))
         else:
-            raise SystemExit(f"unknown target {name!r}: use direct, floor, bifrost, bifrost1, bifrost2, bifrost-gov")
+            raise SystemExit(f"unknown target {name!r}: use direct, floor, bifrost, bifrost1, bifrost2, bifrost-gov, "
+                             "bifrost-gov-redis")
     return out
 
 
@@ -116,20 +123,44 @@ async def started(spec: TargetSpec, upstream_port: int, pinning: Pinning, workdi
     port = free_port()
     cpus = gateway_cpus(spec, pinning)
     log = workdir / f"{spec.kind}-{spec.workers}.log"
-    if spec.kind == "floor":
-        cmd = [python(), "-m", "bench.floor", "--upstream", f"http://127.0.0.1:{upstream_port}", "--port", str(port)]
-    else:
-        config = workdir / ("bifrost-gov.yaml" if spec.governance else "bifrost.yaml")
-        text = GATEWAY_CONFIG.format(port=upstream_port)
-        if spec.governance:
-            text += GOVERNANCE_CONFIG.format(store=governance_store(workdir))
-        config.write_text(text)
-        cmd = [python(), "-m", "bifrost_proxy", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "info"]
-        if has_workers_flag:
-            cmd += ["--workers", str(spec.workers)]
-    async with running(cmd, log, port, cpus, pinning.enabled) as proc:
+    async with contextlib.AsyncExitStack() as stack:
+        if spec.kind == "floor":
+            cmd = [python(), "-m", "bench.floor", "--upstream", f"http://127.0.0.1:{upstream_port}", "--port", str(port)]
+        else:
+            config = workdir / (f"bifrost-gov-{spec.governance}.yaml" if spec.governance else "bifrost.yaml")
+            text = GATEWAY_CONFIG.format(port=upstream_port)
+            if spec.governance == "sqlite":
+                text += GOVERNANCE_CONFIG.format(store=governance_store(workdir))
+            elif spec.governance == "redis":
+                redis_port = await stack.enter_async_context(redis_server(pinning, workdir))
+                text += GOVERNANCE_CONFIG.format(store=f"redis://127.0.0.1:{redis_port}/0")
+            config.write_text(text)
+            cmd = [python(), "-m", "bifrost_proxy", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+                   "--log-level", "info"]
+            if has_workers_flag:
+                cmd += ["--workers", str(spec.workers)]
+        proc = await stack.enter_async_context(running(cmd, log, port, cpus, pinning.enabled))
         yield Target(spec, port, proc.pid, cpus)
+
+
+@contextlib.asynccontextmanager
+async def redis_server(pinning: Pinning, workdir: Path) -> AsyncIterator[int]:
+    """A throwaway redis-server (no persistence) on the upstream's CPUs, for bifrost+gov/redis."""
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", str(workdir)]
+    proc = await spawn(pinned(cmd, pinning.upstream, pinning.enabled), workdir / "redis.log")
+    try:
+        for _ in range(500):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.01)
+        yield port
+    finally:
+        await stop(proc)
 
 
 @contextlib.asynccontextmanager

@@ -3,13 +3,13 @@
 Per request, in this order (README "Teams and keys"):
 1. ``authenticate`` (the gateway middleware, for /v1, /anthropic, /genai): the key from the request's
    headers, looked up by hash in memory -> 401 ``invalid_api_key`` when missing, unknown or inactive.
-2. ``serve`` (``routing.dispatch``, the one point every call goes through, audio included): the primary
+2. ``admit`` (``routing.dispatch``, the one point every call goes through, audio included): the primary
    model must be allowed by the key's ``provider_configs`` (-> 403 ``model_not_allowed``) and, for a key
    with a budget, priced; fallbacks that are not are dropped. Then one ``store.admit`` counts the request
    against every limit at once -> 429 ``rate_limit_exceeded`` or 402 ``budget_exceeded``; a store that
    cannot answer -> 503, never an uncounted call.
-3. after the answer (or the client leaving): ``charge`` adds the upstream's token usage and its price; a
-   stream cut before its usage arrived is charged an estimate (``estimate``).
+3. ``finish`` (the middleware's last step, after the answer or the client leaving) charges the upstream's
+   token usage and its price; a stream cut before its usage arrived is charged an estimate (``estimate``).
 The ``x-ratelimit-*`` headers go on every answer of a key with limits (``headers.py``).
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from aiohttp import web
 from bifrost_proxy.appkeys import COST_USD, FRAMES_RELAYED, GRANT, VIRTUAL_KEY
 from bifrost_proxy.config.schema import Config
 from bifrost_proxy.governance.errors import HOW_TO_SEND, BudgetExceeded, InvalidVirtualKey, KeyRateLimited, \
-    ModelNotAllowed, StoreDown
+    ModelNotAllowed, StoreDown, in_dialect
 from bifrost_proxy.governance.keys import KeyEntry, KeyTable, digest, presented_key
 from bifrost_proxy.governance.pricing import PriceTable
 from bifrost_proxy.governance.shapes import iso, key_object
@@ -91,15 +91,15 @@ class Governance:
     def authenticate(self, request: web.Request) -> Grant:
         value = presented_key(request)
         if not value:
-            raise InvalidVirtualKey("this gateway needs a virtual key: " + HOW_TO_SEND)
+            raise in_dialect(request, InvalidVirtualKey("this gateway needs a virtual key: " + HOW_TO_SEND))
         entry = self.table.by_digest.get(digest(value))
         if entry is None:
             if not self.loaded:
-                raise StoreDown("the gateway cannot check virtual keys yet: its governance store has not "
-                                "answered since the start; retry shortly", retry_after=1)
-            raise InvalidVirtualKey("the virtual key is not valid: it is unknown or was revoked")
+                raise in_dialect(request, StoreDown("the gateway cannot check virtual keys yet: its governance store "
+                                                    "has not answered since the start; retry shortly", retry_after=1))
+            raise in_dialect(request, InvalidVirtualKey("the virtual key is not valid: it is unknown or was revoked"))
         if not entry.record.is_active:
-            raise InvalidVirtualKey(f"the virtual key {entry.name!r} is inactive")
+            raise in_dialect(request, InvalidVirtualKey(f"the virtual key {entry.name!r} is inactive"))
         grant = request[GRANT] = Grant(entry)
         request[VIRTUAL_KEY] = entry.name  # the dashboard's row names it
         return grant
