@@ -14,6 +14,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from bifrost_proxy.appkeys import DIALECT, OUTCOME
 from bifrost_proxy.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
+from bifrost_proxy.inbound.paths import dialect_for_path
 
 if TYPE_CHECKING:
     from bifrost_proxy.inbound.base import Dialect
@@ -44,6 +45,12 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> Gatewa
     return GatewayError("internal error", status=exc.status)
 
 
+def _dialect(request: web.Request) -> "Dialect | None":
+    """The client's own API: set by its handler, else told by the path (an error before the handler ran)."""
+    dialect = request.get(DIALECT)
+    return dialect if dialect is not None else dialect_for_path(request.path)
+
+
 def _started(request: web.Request) -> bool:
     """Has a response already begun for this request? (starlette's ``response_started``)"""
     outcome = request.get(OUTCOME)
@@ -61,16 +68,16 @@ def answer_error(request: web.Request, exc: Exception) -> web.Response:
                       request.path[:200], exc.message)
             raise exc
         outcome = request.get(OUTCOME)
-        return error_response(exc, outcome.attempts if outcome is not None else 0, request.get(DIALECT))
+        return error_response(exc, outcome.attempts if outcome is not None else 0, _dialect(request))
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc
-        return error_response(_from_http_exception(request, exc), dialect=request.get(DIALECT))
+        return error_response(_from_http_exception(request, exc), dialect=_dialect(request))
     if isinstance(exc, (RequestPayloadError, HttpProcessingError)):
         # the body's bytes are broken (bad gzip/deflate, truncated chunks): the client's fault, not ours
         return error_response(BadRequest("the request body could not be read: it is truncated, or its "
                                          "Content-Encoding does not match its bytes", code="unreadable_body"),
-                              dialect=request.get(DIALECT))
+                              dialect=_dialect(request))
     if isinstance(exc, ConnectionResetError):
         # the client went away while we wrote to it; nobody is left to answer
         log.debug("client connection lost: %s", type(exc).__name__)
@@ -79,4 +86,4 @@ def answer_error(request: web.Request, exc: Exception) -> web.Response:
     if _started(request):
         raise exc
     return error_response(GatewayError("internal error in the gateway; the request id is in X-Request-ID"),
-                          dialect=request.get(DIALECT))
+                          dialect=_dialect(request))

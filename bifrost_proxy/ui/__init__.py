@@ -10,7 +10,7 @@ What the dashboard reads from governance (issue 12), when ``app[GOVERNANCE]`` is
   with Bifrost's field names and current usage (``ui/state.py`` picks the fields it shows);
 - ``recent_requests(limit)`` (``async``, optional): stored rows, newest first, to join the table;
 - ``admin_key``, unless the config carries ``governance.admin_key`` itself;
-- on each request, ``request[VIRTUAL_KEY]`` (the key's name) and ``request[COST_USD]`` for its row.
+- on each request, ``request[VIRTUAL_KEY]`` (the virtual key's name) and ``request[COST_USD]`` for its row.
 """
 from __future__ import annotations
 
