@@ -24,7 +24,7 @@ from aiohttp import web
 from bifrost_proxy.appkeys import COST_USD, FRAMES_RELAYED, GRANT, VIRTUAL_KEY
 from bifrost_proxy.config.schema import Config
 from bifrost_proxy.governance.errors import HOW_TO_SEND, BudgetExceeded, InvalidVirtualKey, KeyRateLimited, \
-    ModelNotAllowed, StoreDown, in_dialect
+    ModelNotAllowed, StoreDown
 from bifrost_proxy.governance.keys import KeyEntry, KeyTable, digest, presented_key
 from bifrost_proxy.governance.pricing import PriceTable
 from bifrost_proxy.governance.shapes import iso, key_object
@@ -91,15 +91,15 @@ class Governance:
     def authenticate(self, request: web.Request) -> Grant:
         value = presented_key(request)
         if not value:
-            raise in_dialect(request, InvalidVirtualKey("this gateway needs a virtual key: " + HOW_TO_SEND))
+            raise InvalidVirtualKey("this gateway needs a virtual key: " + HOW_TO_SEND)
         entry = self.table.by_digest.get(digest(value))
         if entry is None:
             if not self.loaded:
-                raise in_dialect(request, StoreDown("the gateway cannot check virtual keys yet: its governance store "
-                                                    "has not answered since the start; retry shortly", retry_after=1))
-            raise in_dialect(request, InvalidVirtualKey("the virtual key is not valid: it is unknown or was revoked"))
+                raise StoreDown("the gateway cannot check virtual keys yet: its governance store has not "
+                                "answered since the start; retry shortly", retry_after=1)
+            raise InvalidVirtualKey("the virtual key is not valid: it is unknown or was revoked")
         if not entry.record.is_active:
-            raise in_dialect(request, InvalidVirtualKey(f"the virtual key {entry.name!r} is inactive"))
+            raise InvalidVirtualKey(f"the virtual key {entry.name!r} is inactive")
         grant = request[GRANT] = Grant(entry)
         request[VIRTUAL_KEY] = entry.name  # the dashboard's row names it
         return grant

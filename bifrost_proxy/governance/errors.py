@@ -5,9 +5,6 @@ does not come back in seconds. Messages name the key by its name and the model, 
 """
 from __future__ import annotations
 
-from aiohttp import web
-
-from bifrost_proxy.appkeys import DIALECT
 from bifrost_proxy.errors import AuthenticationFailed, GatewayError, PermissionDenied, RateLimited
 
 HOW_TO_SEND = ("send it as 'Authorization: Bearer KEY' (OpenAI SDKs), 'x-api-key' (Anthropic SDK), "
@@ -41,19 +38,3 @@ class StoreDown(GatewayError):
     status = 503
     type = "api_error"
     code = "governance_unavailable"
-
-
-def in_dialect(request: web.Request, error: GatewayError) -> GatewayError:
-    """A key refused before the handler ran, so before it named its API: answer in the client's own shape
-    (Anthropic's, Google's, the Responses API's), as every other error of that API is. Only on this path."""
-    path = request.path
-    if path.startswith("/anthropic/"):
-        from bifrost_proxy.inbound.anthropic.dialect import ANTHROPIC as dialect
-    elif path.startswith("/genai/"):
-        from bifrost_proxy.inbound.genai.dialect import GENAI as dialect
-    elif path.startswith("/v1/responses"):
-        from bifrost_proxy.inbound.responses.dialect import DIALECT as dialect
-    else:
-        return error
-    request[DIALECT] = dialect
-    return error
