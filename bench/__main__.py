@@ -19,7 +19,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a few seconds per scenario (CI: proves it works)")
     parser.add_argument("--out", type=Path, help="also write the report here, e.g. bench/results/latest.md")
     parser.add_argument("--targets", default=ALL_TARGETS,
-                        help=f"comma-separated, in order (default {ALL_TARGETS}; also bifrost1, bifrost2)")
+                        help=f"comma-separated, in order (default {ALL_TARGETS}; also bifrost1, bifrost2, "
+                             "bifrost-gov-redis)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (S6 = S6a,S6b)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs with taskset")

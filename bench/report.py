@@ -183,9 +183,10 @@ def build_table(results: Results, targets: list[str], cores: dict[str, int]) -> 
             x, ref = f(target, "S5", "us_per_req"), f("bifrost w=1", "S5", "us_per_req")
             return x / ref if target.startswith("bifrost+gov") and x is not None and ref else None
 
+        # the 10 % is the SQLite store's target; Redis is shown for what its round trip adds
         t.row("S5 governance on (virtual key, 3 limits, budget)", "CPU per request over bifrost w=1", "S5",
-              lambda x: "—" if gov_ratio(x) is None else f"{100 * (gov_ratio(x) - 1):+.1f}%", "<= +10%",
-              lambda b: None if gov_ratio(b) is None else gov_ratio(b) <= 1.10)
+              lambda x: "—" if gov_ratio(x) is None else f"{100 * (gov_ratio(x) - 1):+.1f}%", "<= +10% (SQLite)",
+              lambda b: None if gov_ratio(b) is None or "redis" in b else gov_ratio(b) <= 1.10)
 
     def big(s: str) -> Callable[[str], str]:
         def cell(target: str) -> str:

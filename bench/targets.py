@@ -5,16 +5,16 @@ stopped before the next one starts, so targets never compete for a core.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib.util
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator
 
-from bench.procs import Pinning, free_port, pinned, python, running
+from bench.procs import Pinning, free_port, pinned, python, running, spawn, stop
 
 GATEWAY_CONFIG = """\
 # written by python -m bench: one OpenAI-compatible provider pointing at the fake upstream
@@ -24,8 +24,7 @@ providers:
     network_config: {{base_url: "http://127.0.0.1:{port}"}}
 """
 # bifrost+gov: the load generator's "Authorization: Bearer sk-bench" is a virtual key with request and token
-# limits and a budget, so every request is authenticated, admitted against its limits and charged (issue 12's
-# gateway with "every feature on", issue 15). The limits are far out of reach: the run measures, never refuses.
+# limits and a budget, so every request is authenticated, admitted against three limits and charged
 GOVERNANCE_CONFIG = """\
 governance:
   enabled: true
@@ -40,7 +39,14 @@ governance:
 pricing:
   "openai/*": {{input: 0.15, output: 0.60}}   # the bench's model names (gpt-4o-mini-c100-d10, whisper-1)
 """
-STORES = {"bifrost-gov": ("bifrost+gov w=1", "sqlite"), "bifrost-gov-redis": ("bifrost+gov redis w=1", "redis")}
+
+
+def governance_store(workdir: Path) -> str:
+    """The SQLite store when this checkout has it (the issue's target), else the in-memory one (same hot path:
+    SQLite keeps its counters in a MemoryStore and writes them in the background)."""
+    if importlib.util.find_spec("bifrost_proxy.governance.store.sqlite") is not None:
+        return f"sqlite:///{workdir / 'governance.db'}"
+    return "memory"
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class TargetSpec:
     kind: str           # direct | floor | bifrost
     workers: int = 1
     unavailable: str = ""  # why it is not measured ("n/a (no --workers)")
-    store: str = ""  # bifrost+gov: the governance store (sqlite, redis); "" = governance off
+    governance: str = ""  # "sqlite" or "redis": every request carries a virtual key with limits and a budget
 
 
 @dataclass
@@ -85,15 +91,16 @@ def plan_targets(wanted: list[str]) -> list[TargetSpec]:
                 elif workers > 1 and "--workers" not in help_text:
                     reason = "n/a (no --workers)"
                 out.append(TargetSpec(f"bifrost w={workers}", "bifrost", workers, reason))
-        elif name in STORES:  # one worker: the SQLite store counts in one process
-            label, store = STORES[name]
+        elif name == "bifrost-gov":  # one worker: a SQLite store counts in one process
             reason = "n/a (bifrost_proxy does not start)" if help_text.startswith("error") else ""
-            if store == "redis" and not reason and shutil.which("redis-server") is None:
-                reason = "n/a (redis-server not installed)"
-            out.append(TargetSpec(label, "bifrost", 1, reason, store))
+            out.append(TargetSpec("bifrost+gov w=1", "bifrost", 1, reason, governance="sqlite"))
+        elif name == "bifrost-gov-redis":  # the same key on a Redis store: one round trip per request
+            reason = "n/a (bifrost_proxy does not start)" if help_text.startswith("error") else \
+                "" if shutil.which("redis-server") else "n/a (redis-server not installed)"
+            out.append(TargetSpec("bifrost+gov/redis w=1", "bifrost", 1, reason, governance="redis"))
         else:
-            raise SystemExit(f"unknown target {name!r}: use direct, floor, bifrost, bifrost1, bifrost2, "
-                             f"{', '.join(STORES)}")
+            raise SystemExit(f"unknown target {name!r}: use direct, floor, bifrost, bifrost1, bifrost2, bifrost-gov, "
+                             "bifrost-gov-redis")
     return out
 
 
@@ -116,49 +123,44 @@ async def started(spec: TargetSpec, upstream_port: int, pinning: Pinning, workdi
     port = free_port()
     cpus = gateway_cpus(spec, pinning)
     log = workdir / f"{spec.kind}-{spec.workers}.log"
-    if spec.kind == "floor":
-        cmd = [python(), "-m", "bench.floor", "--upstream", f"http://127.0.0.1:{upstream_port}", "--port", str(port)]
-    else:
-        config = workdir / f"bifrost{'-' + spec.store if spec.store else ''}.yaml"
-        text = GATEWAY_CONFIG.format(port=upstream_port)
-        cmd = [python(), "-m", "bifrost_proxy", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "info"]
-        if has_workers_flag:
-            cmd += ["--workers", str(spec.workers)]
     async with contextlib.AsyncExitStack() as stack:
-        if spec.kind == "bifrost" and spec.store:
-            store = f"sqlite:///{workdir / f'governance-{port}.db'}"
-            if spec.store == "redis":  # on the load generator's CPUs, never the gateway's
-                store = stack.enter_context(redis_server(workdir, pinning.loadgen, pinning.enabled))
-            text += GOVERNANCE_CONFIG.format(store=store)
-        if spec.kind == "bifrost":
+        if spec.kind == "floor":
+            cmd = [python(), "-m", "bench.floor", "--upstream", f"http://127.0.0.1:{upstream_port}", "--port", str(port)]
+        else:
+            config = workdir / (f"bifrost-gov-{spec.governance}.yaml" if spec.governance else "bifrost.yaml")
+            text = GATEWAY_CONFIG.format(port=upstream_port)
+            if spec.governance == "sqlite":
+                text += GOVERNANCE_CONFIG.format(store=governance_store(workdir))
+            elif spec.governance == "redis":
+                redis_port = await stack.enter_async_context(redis_server(pinning, workdir))
+                text += GOVERNANCE_CONFIG.format(store=f"redis://127.0.0.1:{redis_port}/0")
             config.write_text(text)
+            cmd = [python(), "-m", "bifrost_proxy", "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+                   "--log-level", "info"]
+            if has_workers_flag:
+                cmd += ["--workers", str(spec.workers)]
         proc = await stack.enter_async_context(running(cmd, log, port, cpus, pinning.enabled))
         yield Target(spec, port, proc.pid, cpus)
 
 
-@contextlib.contextmanager
-def redis_server(workdir: Path, cpus: tuple[int, ...], pin: bool) -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port (no persistence); yields its URL."""
+@contextlib.asynccontextmanager
+async def redis_server(pinning: Pinning, workdir: Path) -> AsyncIterator[int]:
+    """A throwaway redis-server (no persistence) on the upstream's CPUs, for bifrost+gov/redis."""
     port = free_port()
-    binary = shutil.which("redis-server") or "redis-server"
-    proc = subprocess.Popen(pinned([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", "no", "--dir", str(workdir)], cpus, pin),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", str(workdir)]
+    proc = await spawn(pinned(cmd, pinning.upstream, pinning.enabled), workdir / "redis.log")
     try:
-        deadline = time.monotonic() + 10
-        while True:
+        for _ in range(500):
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
                 break
             except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
+                await asyncio.sleep(0.01)
+        yield port
     finally:
-        proc.terminate()
-        proc.wait()
+        await stop(proc)
 
 
 @contextlib.asynccontextmanager

@@ -3,13 +3,13 @@
 Per request, in this order (README "Teams and keys"):
 1. ``authenticate`` (the gateway middleware, for /v1, /anthropic, /genai): the key from the request's
    headers, looked up by hash in memory -> 401 ``invalid_api_key`` when missing, unknown or inactive.
-2. ``serve`` (``routing.dispatch``, the one point every call goes through, audio included): the primary
+2. ``admit`` (``routing.dispatch``, the one point every call goes through, audio included): the primary
    model must be allowed by the key's ``provider_configs`` (-> 403 ``model_not_allowed``) and, for a key
    with a budget, priced; fallbacks that are not are dropped. Then one ``store.admit`` counts the request
    against every limit at once -> 429 ``rate_limit_exceeded`` or 402 ``budget_exceeded``; a store that
    cannot answer -> 503, never an uncounted call.
-3. after the answer (or the client leaving): ``charge`` adds the upstream's token usage and its price; a
-   stream cut before its usage arrived is charged an estimate (``estimate``).
+3. ``finish`` (the middleware's last step, after the answer or the client leaving) charges the upstream's
+   token usage and its price; a stream cut before its usage arrived is charged an estimate (``estimate``).
 The ``x-ratelimit-*`` headers go on every answer of a key with limits (``headers.py``).
 """
 from __future__ import annotations

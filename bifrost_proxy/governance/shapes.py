@@ -8,7 +8,7 @@ what a key may do (``weight``, ``description``, ``team_id`` ...); one that would
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -40,8 +40,6 @@ class KeyFields:
     problems: list[str] = field(default_factory=list)
 
     def apply(self, record: VirtualKeyRecord, **changes: Any) -> VirtualKeyRecord:
-        from dataclasses import replace
-
         for name in ("is_active", "provider_configs", "rate_limit", "budget"):
             value = getattr(self, name)
             if value is not UNSET:

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bifrost_proxy.governance")
 REFRESH_SECONDS = 0.5
-ROWS_SECONDS = 0.2  # request rows into the store: the recorder's ring (2,000) lasts 0.2 s at 10,000 req/s
+ROWS_SECONDS = 0.2  # request rows into the store, from the recorder's ring
+ROWS_PER_TICK = 50
 USAGE_EVERY = 10  # ticks between two reads of every key's usage for the dashboard (5 s)
 MAX_POLLED_KEYS = 1000
 EXIT_STORE = 1
@@ -148,7 +149,11 @@ def _same(a: VirtualKeyRecord, b: VirtualKeyRecord) -> bool:
 class RowForwarder:
     """The dashboard's request rows into the store (its table after a restart, and across instances on
     Redis), taken from the recorder's ring every ``ROWS_SECONDS``: nothing is added to the request path.
-    The ring holds 2,000 rows, so past 10,000 requests a second some rows are not stored."""
+
+    At most ``ROWS_PER_TICK`` rows a tick, the newest: 250 a second per instance. The dashboard's table
+    shows the last 2,000 rows of its own process from memory; the store is its history, and storing every
+    row of a busy gateway (thousands a second) would cost more CPU than the rest of governance together
+    and fill the disk within the retention period."""
 
     __slots__ = ("recorder", "store", "seen")
 
@@ -163,7 +168,7 @@ class RowForwarder:
         count, capacity = recorder.count, recorder.capacity
         if count == self.seen:
             return
-        first = max(self.seen, count - capacity)
+        first = max(self.seen, count - capacity, count - ROWS_PER_TICK)
         rows = [recorder.rows[i % capacity] for i in range(first, count)]
         self.seen = count
         self.store.record_requests([as_row(raw) for raw in rows if raw is not None])

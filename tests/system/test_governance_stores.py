@@ -10,7 +10,6 @@ import aiohttp
 import pytest
 
 from tests.conftest import TEST_SECRETS, openai_config
-from tests.fakes.redis_server import RedisServer
 from tests.system.conftest import eventually
 
 TEAM_A, TEAM_B, ADMIN = TEST_SECRETS[3], TEST_SECRETS[4], TEST_SECRETS[5]
